@@ -1,0 +1,100 @@
+"""``LatteEncoder``: pre-norm blocks of (token mixer, MLP), shared by the video and transaction models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from torch import Tensor, nn
+
+from latte_vt.backbone.config import LatteConfig
+from latte_vt.backbone.mixers import LatentProjection, make_mixer
+from latte_vt.backbone.pooling import make_pooling
+
+
+class Block(nn.Module):
+    """x + mixer(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, cfg: LatteConfig, latents: LatentProjection | None) -> None:
+        super().__init__()
+        hidden = int(cfg.dim * cfg.mlp_ratio)
+        self.norm1 = nn.LayerNorm(cfg.dim)
+        self.mixer = make_mixer(cfg, latents)
+        self.norm2 = nn.LayerNorm(cfg.dim)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.dim, hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.dim)
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = x + self.drop(self.mixer(self.norm1(x), mask))  # (B, T, D)
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+    def step(self, x_t: Tensor, state: Any) -> tuple[Tensor, Any]:
+        y, state = self.mixer.step(self.norm1(x_t), state)  # (B, D)
+        x_t = x_t + self.drop(y)
+        return x_t + self.drop(self.mlp(self.norm2(x_t))), state
+
+
+class LatteEncoder(nn.Module):
+    """The shared backbone: tokens (B, T, D) [+ mask (B, T)] -> features (B, T, D) or pooled (B, D).
+
+    ``LatteEncoder(LatteConfig(...))`` or ``LatteEncoder(dim=..., causal=True, ...)``; see ``LatteConfig``.
+    Causal encoders also ``step`` one token at a time, equal to ``forward``.
+    """
+
+    def __init__(self, config: LatteConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        unknown = set(overrides) - set(LatteConfig.field_names())
+        if unknown:
+            raise ValueError(f"unknown LatteEncoder options {sorted(unknown)}; valid: {LatteConfig.field_names()}")
+        cfg = replace(config or LatteConfig(), **overrides)
+        self.config = cfg
+        uses_latents = cfg.mixer in ("latte", "macchiato")
+        shared = LatentProjection(cfg) if uses_latents and cfg.share_latents else None
+        self.blocks = nn.ModuleList(
+            Block(cfg, shared or (LatentProjection(cfg) if uses_latents else None)) for _ in range(cfg.depth)
+        )
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.pool = make_pooling(cfg)
+
+    @property
+    def num_features(self) -> int:
+        return self.config.dim
+
+    def _check_tokens(self, x: Tensor, mask: Tensor | None) -> None:
+        if x.ndim != 3 or x.shape[-1] != self.config.dim:
+            raise ValueError(f"x must have shape (B, T, D={self.config.dim}), got {tuple(x.shape)}")
+        if x.shape[1] < 1:
+            raise ValueError("x must hold at least one token (T >= 1)")
+        if mask is not None and (mask.dtype.is_floating_point or tuple(mask.shape) != tuple(x.shape[:2])):
+            raise ValueError(
+                f"mask must be a bool tensor of shape (B, T) = {tuple(x.shape[:2])}, got {tuple(mask.shape)}"
+            )
+
+    def forward_features(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """(B, T, D) tokens -> (B, T, D) normalised features."""
+        self._check_tokens(x, mask)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x)
+
+    def forward_head(self, features: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Pool (B, T, D) features to (B, D); with ``pooling="none"`` they pass through."""
+        return features if self.pool is None else self.pool(features, mask)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.forward_head(self.forward_features(x, mask), mask)
+
+    def step(self, x_t: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        """Causal only: one token (B, D) -> its features (B, D) and the per-layer states."""
+        if not self.config.causal:
+            raise ValueError("step() needs a causal encoder (LatteConfig.causal=True)")
+        if x_t.ndim != 2 or x_t.shape[-1] != self.config.dim:
+            raise ValueError(f"x_t must have shape (B, D={self.config.dim}), got {tuple(x_t.shape)}")
+        states = states if states is not None else [None] * len(self.blocks)
+        new_states = []
+        for block, state in zip(self.blocks, states, strict=True):
+            x_t, state = block.step(x_t, state)
+            new_states.append(state)
+        return self.norm(x_t), new_states
