@@ -133,9 +133,9 @@ def _carry_states(
     decay = torch.exp(R_prev - R).unsqueeze(-1)  # (B, H, N, L, 1) <= 1
     Sz = torch.cat([state.S, state.z.unsqueeze(-1)], dim=-1)  # (B, H, L, Dh+1) [S | z]
     before = []
-    for i in range(N):
+    for U_i, decay_i in zip(U.unbind(2), decay.unbind(2), strict=True):  # unbind: one cheap backward
         before.append(Sz)
-        Sz = torch.addcmul(U[:, :, i], decay[:, :, i], Sz)  # (B, H, L, Dh+1)
+        Sz = torch.addcmul(U_i, decay_i, Sz)  # (B, H, L, Dh+1)
     Sz_before = torch.stack(before, dim=2)  # (B, H, N, L, Dh+1)
     final = LatteState(Sz[..., :Dh], Sz[..., Dh], R[:, :, -1])
     return Sz_before[..., :Dh], Sz_before[..., Dh], R_prev, final

@@ -56,36 +56,52 @@ def _goals(results: list[dict], lengths: tuple[int, ...]) -> list[dict]:
         return None
 
     goals = []
-    for method, T, target in (("latte_causal", 16384, 8), ("latte_causal", 65536, 30), ("latte_bidirectional", 16384, 8)):
+    for method, T, target in (
+        ("latte_causal", 16384, 8),
+        ("latte_causal", 65536, 30),
+        ("latte_bidirectional", 16384, 8),
+    ):
         value = ratio(method, "forward", T)
         if T in lengths:
-            goals.append({"goal": f"{method} forward >= {target}x faster than SDPA at T={T}", "value": value,
-                          "met": value is not None and value >= target})
+            goals.append(
+                {
+                    "goal": f"{method} forward >= {target}x faster than SDPA at T={T}",
+                    "value": value,
+                    "met": value is not None and value >= target,
+                }
+            )
     if 16384 in lengths and 65536 in lengths:
         p16, p64 = peak("latte_causal", 16384), peak("latte_causal", 65536)
         value = p64 / p16 if p16 and p64 else None
-        goals.append({"goal": "latte_causal peak memory at 64k <= 4.5x its peak at 16k", "value": value,
-                      "met": value is not None and value <= 4.5})
+        goals.append(
+            {
+                "goal": "latte_causal peak memory at 64k <= 4.5x its peak at 16k",
+                "value": value,
+                "met": value is not None and value <= 4.5,
+            }
+        )
     return goals
 
 
 def run_attention_bench(cfg: AttentionBenchConfig, json_path: Path, md_path: Path) -> dict:
     """Run every case, print and write the table; return the JSON payload."""
-    cases = [
-        (method, mode, T)
-        for T in cfg.seq_lens
-        for mode in cfg.modes
-        for pair in PAIRS
-        for method in pair
-    ]
+    cases = [(method, mode, T) for T in cfg.seq_lens for mode in cfg.modes for pair in PAIRS for method in pair]
     results = []
     bar = tqdm(cases, desc="bench attention", unit="case")
     for method, mode, T in bar:
         bar.set_postfix_str(f"{method} {mode} T={T}")
         spec = {
-            "method": method, "mode": mode, "seq_len": T, "device": cfg.device, "dtype": cfg.dtype,
-            "batch": cfg.batch, "heads": cfg.heads, "latents": cfg.latents, "head_dim": cfg.head_dim,
-            "min_reps": cfg.min_reps, "budget_s": cfg.budget_s,
+            "method": method,
+            "mode": mode,
+            "seq_len": T,
+            "device": cfg.device,
+            "dtype": cfg.dtype,
+            "batch": cfg.batch,
+            "heads": cfg.heads,
+            "latents": cfg.latents,
+            "head_dim": cfg.head_dim,
+            "min_reps": cfg.min_reps,
+            "budget_s": cfg.budget_s,
         }
         out = run_worker("latte_vt.bench.attention_worker", spec, cfg.tuned_malloc, cfg.case_timeout_s)
         results.append({"method": method, "mode": mode, "seq_len": T, **out})
@@ -119,19 +135,35 @@ def render_markdown(payload: dict) -> str:
         for mode in cfg["modes"]:
             for T in cfg["seq_lens"]:
                 a, b = by_key.get((latte, mode, T), {}), by_key.get((sdpa, mode, T), {})
-                rows.append([
-                    f"{latte.removeprefix('latte_')}", mode.replace("_", "+"), T,
-                    fmt_seconds(a.get("median_s")), fmt_seconds(b.get("median_s")), fmt_ratio(a.get("speedup")),
-                    fmt_bytes(a.get("peak_bytes")), fmt_bytes(b.get("peak_bytes")),
-                    a.get("error") or b.get("error") or "",
-                ])
+                rows.append(
+                    [
+                        f"{latte.removeprefix('latte_')}",
+                        mode.replace("_", "+"),
+                        T,
+                        fmt_seconds(a.get("median_s")),
+                        fmt_seconds(b.get("median_s")),
+                        fmt_ratio(a.get("speedup")),
+                        fmt_bytes(a.get("peak_bytes")),
+                        fmt_bytes(b.get("peak_bytes")),
+                        a.get("error") or b.get("error") or "",
+                    ]
+                )
     table = markdown_table(
-        ["attention", "pass", "T", "Latte (median)", "SDPA (median)", "SDPA / Latte", "Latte peak", "SDPA peak", "note"],
+        [
+            "attention",
+            "pass",
+            "T",
+            "Latte (median)",
+            "SDPA (median)",
+            "SDPA / Latte",
+            "Latte peak",
+            "SDPA peak",
+            "note",
+        ],
         rows,
     )
     goals = "\n".join(
-        f"- {'✅' if g['met'] else '❌'} {g['goal']}: "
-        + ("n/a" if g["value"] is None else f"{g['value']:.2f}")
+        f"- {'✅' if g['met'] else '❌'} {g['goal']}: " + ("n/a" if g["value"] is None else f"{g['value']:.2f}")
         for g in payload["goals"]
     )
     return (

@@ -1,0 +1,11 @@
+"""Subcommands of ``latte-vt``; each module has ``register(subparsers)``.
+
+Modules here import only argparse-level code at import time; the work is imported inside each
+command, so ``latte-vt --help`` stays fast and optional dependencies stay optional.
+"""
+
+COMMAND_MODULES = (
+    "latte_vt.commands.bench",
+    "latte_vt.commands.data",
+    "latte_vt.commands.models",
+)

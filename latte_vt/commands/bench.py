@@ -1,0 +1,79 @@
+"""``latte-vt bench <name>``: benchmarks that run the competitor in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """Parse "1024,4096" into (1024, 4096)."""
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"lengths must be positive, got {text!r}")
+    return values
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    from latte_vt.bench.attention import FULL_LENGTHS, MODES, QUICK_LENGTHS, AttentionBenchConfig, run_attention_bench
+
+    seq_lens = args.seq_lens or (QUICK_LENGTHS if args.quick else FULL_LENGTHS)
+    modes = tuple(m.strip() for m in args.modes.split(","))
+    if not modes or set(modes) - set(MODES):
+        print(f"error: --modes must name some of {MODES}, got {args.modes!r}", file=sys.stderr)
+        return 2
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr)
+            return 2
+    cfg = AttentionBenchConfig(
+        device=args.device,
+        dtype=args.dtype,
+        batch=args.batch,
+        heads=args.heads,
+        latents=args.latents,
+        head_dim=args.head_dim,
+        seq_lens=seq_lens,
+        modes=modes,
+        min_reps=1 if args.quick else 3,
+        budget_s=2.0 if args.quick else 8.0,
+        tuned_malloc=not args.default_malloc,
+    )
+    stem = f"attention-{args.device.split(':')[0]}{'-quick' if args.quick else ''}"
+    json_path = Path(args.json) if args.json else Path("benchmarks") / f"{stem}.json"
+    md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
+    payload = run_attention_bench(cfg, json_path, md_path)
+    print(f"wrote {json_path} and {md_path}")
+    failed = [r for r in payload["results"] if "error" in r]
+    for r in failed:
+        print(f"error: {r['method']} {r['mode']} T={r['seq_len']}: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="benchmarks against the competitors, in one run")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH")
+    bench.set_defaults(func=lambda args: bench.print_help() or 2)
+
+    att = bench_sub.add_parser("attention", help="Latte vs PyTorch SDPA: time and peak memory over T")
+    att.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    att.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    att.add_argument("--quick", action="store_true", help="T in {1k, 4k}, one timed run each (about a minute)")
+    att.add_argument("--seq-lens", type=int_list, help="comma-separated T values (default 1024,4096,16384,65536)")
+    att.add_argument("--modes", default="forward,forward_backward", help="comma-separated: forward, forward_backward")
+    att.add_argument("--batch", type=int, default=1)
+    att.add_argument("--heads", type=int, default=4)
+    att.add_argument("--latents", type=int, default=64, help="Latte latents per head (L)")
+    att.add_argument("--head-dim", type=int, default=64, help="value width per head (Dh)")
+    att.add_argument("--json", help="results JSON (default benchmarks/attention-<device>[-quick].json)")
+    att.add_argument("--markdown", help="Markdown table (default: the JSON path with .md)")
+    att.add_argument(
+        "--default-malloc", action="store_true", help="leave glibc malloc untuned (slower for both contestants)"
+    )
+    att.set_defaults(func=run_attention)
