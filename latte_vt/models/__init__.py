@@ -1,0 +1,1 @@
+"""Task models: tokenizer -> shared LatteEncoder -> head."""

@@ -1,0 +1,60 @@
+"""Video classifier: clip tokenizer -> bidirectional LatteEncoder -> pooling -> linear head."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from latte_vt.backbone import LatteConfig, LatteEncoder
+from latte_vt.tokenizers.video import FrameTokenizer, PatchTokenizer
+
+
+class VideoClassifier(nn.Module):
+    """(B, T, 3, H, W) normalised clips -> (B, num_classes) logits.
+
+    Args:
+        num_classes: number of labels.
+        encoder: encoder config; ``causal`` is forced off and ``pooling`` defaults to latent queries.
+        tokenizer: ``patch`` (tubelets) or ``frame`` (a timm 2D backbone per frame).
+        num_frames, image_size: the clip shape position embeddings are learned for.
+        tubelet, patch: PatchTokenizer tubelet depth and patch size.
+        frame_backbone, frame_weights: FrameTokenizer timm model name and optional local weights file.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        encoder: LatteConfig | None = None,
+        tokenizer: Literal["patch", "frame"] = "patch",
+        num_frames: int = 16,
+        image_size: int = 112,
+        tubelet: int = 2,
+        patch: int = 16,
+        frame_backbone: str = "resnet18",
+        frame_weights: str | None = None,
+    ) -> None:
+        super().__init__()
+        cfg = encoder or LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")
+        cfg = replace(cfg, causal=False, pooling=cfg.pooling if cfg.pooling != "none" else "mean")
+        if tokenizer == "patch":
+            self.tokenizer: nn.Module = PatchTokenizer(cfg.dim, num_frames, image_size, tubelet, patch)
+        elif tokenizer == "frame":
+            self.tokenizer = FrameTokenizer(cfg.dim, frame_backbone, num_frames, frame_weights)
+        else:
+            raise ValueError(f"tokenizer must be 'patch' or 'frame', got {tokenizer!r}")
+        self.encoder = LatteEncoder(cfg)
+        self.head = nn.Linear(cfg.dim, num_classes)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        tokens = self.tokenizer(clips)  # (B, N, D)
+        return self.head(self.encoder(tokens))  # (B, num_classes)
+
+    @torch.no_grad()
+    def predict_proba(self, views: Tensor) -> Tensor:
+        """(B, V, T, 3, H, W) multi-view clips -> (B, num_classes) probabilities averaged over views."""
+        B, V = views.shape[:2]
+        probs = self(views.flatten(0, 1)).softmax(dim=-1)  # (B*V, C)
+        return probs.view(B, V, -1).mean(dim=1)

@@ -1,0 +1,40 @@
+"""Learned position tables that stretch to new lengths and grids by interpolation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class LearnedPositions1d(nn.Module):
+    """A learned (length, dim) table; other lengths get it linearly interpolated."""
+
+    def __init__(self, length: int, dim: int) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(length, dim) * 0.02)
+
+    def forward(self, length: int) -> Tensor:
+        """(length, dim) position embeddings."""
+        if length == self.table.shape[0]:
+            return self.table
+        stretched = F.interpolate(self.table.T.unsqueeze(0), size=length, mode="linear", align_corners=True)
+        return stretched[0].T  # (length, dim)
+
+
+class LearnedPositions2d(nn.Module):
+    """A learned (rows, cols, dim) grid; other grids get it bicubically interpolated."""
+
+    def __init__(self, rows: int, cols: int, dim: int) -> None:
+        super().__init__()
+        self.grid = nn.Parameter(torch.randn(rows, cols, dim) * 0.02)
+
+    def forward(self, rows: int, cols: int) -> Tensor:
+        """(rows * cols, dim) position embeddings, row-major."""
+        grid = self.grid
+        if (rows, cols) != tuple(grid.shape[:2]):
+            grid = F.interpolate(
+                grid.permute(2, 0, 1).unsqueeze(0), size=(rows, cols), mode="bicubic", align_corners=False
+            )
+            grid = grid[0].permute(1, 2, 0)  # (rows, cols, dim)
+        return grid.reshape(rows * cols, -1)

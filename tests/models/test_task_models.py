@@ -1,0 +1,39 @@
+"""Task models: video logits and multi-view averaging; transaction scorer causality and step == forward."""
+
+import torch
+
+from latte_vt.backbone import LatteConfig
+from latte_vt.models.transactions import TransactionScorer
+from latte_vt.models.video import VideoClassifier
+
+
+def test_video_classifier_logits_and_views():
+    torch.manual_seed(0)
+    model = VideoClassifier(5, LatteConfig(dim=32, depth=1, heads=2, latents=8), num_frames=4, image_size=32).eval()
+    assert not model.encoder.config.causal
+    clips = torch.randn(3, 4, 3, 32, 32)
+    assert model(clips).shape == (3, 5)
+    views = torch.stack([clips, clips.flip(-1)], dim=1)  # (B, V=2, T, 3, H, W)
+    probs = model.predict_proba(views)
+    expected = (model(clips).softmax(-1) + model(clips.flip(-1)).softmax(-1)) / 2
+    assert torch.allclose(probs, expected, atol=1e-6)
+    assert torch.allclose(probs.sum(-1), torch.ones(3))
+
+
+def test_transaction_scorer_is_causal_and_steps_like_forward():
+    torch.manual_seed(0)
+    model = TransactionScorer([6, 9], 4, LatteConfig(dim=32, depth=2, heads=2, latents=8, chunk_size=4)).eval()
+    assert model.encoder.config.causal
+    cat = torch.randint(1, 6, (2, 15, 2))
+    num = torch.randn(2, 15, 4)
+    with torch.no_grad():
+        logits = model(cat, num)
+        assert logits.shape == (2, 15)
+        changed = num.clone()
+        changed[:, 10:] = 5.0
+        assert torch.allclose(model(cat, changed)[:, :10], logits[:, :10], atol=1e-6)
+        states, steps = None, []
+        for t in range(15):
+            y, states = model.step(cat[:, t], num[:, t], states)
+            steps.append(y)
+    assert torch.allclose(torch.stack(steps, 1), logits, atol=1e-5)
