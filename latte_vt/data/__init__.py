@@ -1,0 +1,1 @@
+"""Data layers: video clips and transaction event logs, plus synthetic dataset generators."""

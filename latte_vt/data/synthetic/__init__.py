@@ -1,0 +1,1 @@
+"""Synthetic dataset generators behind ``latte-vt data <generator>``."""
