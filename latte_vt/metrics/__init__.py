@@ -1,0 +1,1 @@
+"""Task metrics computed on plain arrays (shared by training, scoring and the benchmarks)."""

@@ -1,0 +1,1 @@
+"""LightningModules and DataModules for the two tasks (need ``pip install 'latte-vt[video]'`` or ``[transactions]``)."""
