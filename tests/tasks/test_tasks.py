@@ -1,16 +1,14 @@
 """LightningModules on small in-memory data: the loss falls, metrics and plots come out."""
 
+import lightning as L
 import numpy as np
-import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-L = pytest.importorskip("lightning")
-
-from latte_vt.backbone import LatteConfig  # noqa: E402
-from latte_vt.metrics.fraud import fraud_metrics, recall_at_fpr  # noqa: E402
-from latte_vt.tasks.transactions import TransactionScoringTask  # noqa: E402
-from latte_vt.tasks.video import VideoClassificationTask  # noqa: E402
+from latte_vt.backbone import LatteConfig
+from latte_vt.metrics.fraud import fraud_metrics, recall_at_fpr
+from latte_vt.tasks.transactions import TransactionScoringTask
+from latte_vt.tasks.video import VideoClassificationTask
 
 
 class BrightnessRamp(Dataset):

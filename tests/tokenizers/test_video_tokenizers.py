@@ -38,7 +38,6 @@ def test_patch_tokenizer_errors():
 
 
 def test_frame_tokenizer_one_token_per_frame_and_local_weights(tmp_path):
-    pytest.importorskip("timm")
     torch.manual_seed(0)
     a = FrameTokenizer(dim=12, backbone="resnet18", num_frames=4).eval()
     clips = torch.randn(2, 6, 3, 64, 64)
