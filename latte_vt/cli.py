@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 from latte_vt import __version__
 from latte_vt.commands import COMMAND_MODULES
+from latte_vt.commands import lightning as lightning_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in lightning_commands.HELP:  # LightningCLI parses these itself
+        return lightning_commands.run(argv)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

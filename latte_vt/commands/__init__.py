@@ -8,4 +8,5 @@ COMMAND_MODULES = (
     "latte_vt.commands.bench",
     "latte_vt.commands.data",
     "latte_vt.commands.models",
+    "latte_vt.commands.lightning",
 )

@@ -42,6 +42,8 @@ class TransactionScoringTask(L.LightningModule):
         lr: peak learning rate.
         weight_decay: AdamW weight decay.
         warmup_fraction: share of the steps spent warming up.
+        data_info: what the data module knows (``vocab_sizes``, ``num_numeric``); filled in by the
+            CLI and saved with the checkpoint, it overrides those two arguments.
     """
 
     def __init__(
@@ -55,12 +57,15 @@ class TransactionScoringTask(L.LightningModule):
         lr: float = 2e-3,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
+        data_info: dict | None = None,
     ) -> None:
         super().__init__()
+        if data_info:
+            vocab_sizes, num_numeric = data_info["vocab_sizes"], data_info["num_numeric"]
         if not vocab_sizes:
             raise ValueError("vocab_sizes is required (the CLI links it from the data module)")
         self.save_hyperparameters()
-        self.model = TransactionScorer(vocab_sizes, num_numeric, encoder)
+        self.model = TransactionScorer(list(vocab_sizes), num_numeric, encoder)
         self._outputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"val": [], "test": []}
 
     def forward(self, cat: Tensor, num: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -38,6 +38,8 @@ class VideoClassificationTask(L.LightningModule):
         weight_decay: AdamW weight decay (not on biases and norms).
         warmup_fraction: share of the steps spent warming up.
         label_smoothing: cross-entropy label smoothing.
+        data_info: what the data module knows (``num_classes``, ``classes``); filled in by the CLI
+            and saved with the checkpoint, it overrides ``num_classes`` and ``classes``.
     """
 
     def __init__(
@@ -56,8 +58,11 @@ class VideoClassificationTask(L.LightningModule):
         weight_decay: float = 0.05,
         warmup_fraction: float = 0.1,
         label_smoothing: float = 0.1,
+        data_info: dict | None = None,
     ) -> None:
         super().__init__()
+        if data_info:
+            num_classes, classes = data_info["num_classes"], data_info.get("classes", classes)
         self.save_hyperparameters()
         self.classes = list(classes) if classes else [str(i) for i in range(num_classes)]
         if len(self.classes) != num_classes:
