@@ -20,7 +20,7 @@ def run(argv: list[str]) -> int:
     try:
         from latte_vt.tasks.cli import run_lightning
     except ImportError as exc:
-        raise SystemExit(f"training needs Lightning: pip install 'latte-vt[video]' or 'latte-vt[transactions]' ({exc})")
+        raise SystemExit(f"training needs Lightning: pip install 'latte-vt[video]' ({exc})") from exc
     return run_lightning(argv)
 
 
