@@ -9,4 +9,5 @@ COMMAND_MODULES = (
     "latte_vt.commands.data",
     "latte_vt.commands.models",
     "latte_vt.commands.lightning",
+    "latte_vt.commands.video_check",
 )

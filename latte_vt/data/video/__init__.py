@@ -1,0 +1,46 @@
+"""Video data: decord reader, subprocess probe, clip sampling, transforms, datasets, file checks.
+
+Modules: ``reader`` (decode frames, ``VideoReadError``), ``probe`` (decode in subprocesses with a
+timeout), ``sampling`` (which frames make a clip), ``transforms`` (torchvision v2 video transforms),
+``sources`` (clip lists from a folder tree or CSV/TSV), ``datasets`` (``VideoClipDataset``),
+``check`` (``latte-vt video-check``), ``writer`` (encode clips with PyAV).
+
+Names are imported on first use, so ``import latte_vt.data.video.reader`` loads neither torch nor
+torchvision (the probe worker relies on this to start fast).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "VideoInfo": "reader",
+    "VideoReadError": "reader",
+    "open_video": "reader",
+    "read_frames": "reader",
+    "video_info": "reader",
+    "probe": "reader",
+    "ProbeResult": "probe",
+    "ProbeWorker": "probe",
+    "probe_many": "probe",
+    "ClipSampler": "sampling",
+    "train_clip_indices": "sampling",
+    "eval_clip_indices": "sampling",
+    "VideoTransform": "transforms",
+    "Sample": "sources",
+    "list_samples": "sources",
+    "load_classes": "sources",
+    "save_classes": "sources",
+    "VideoClipDataset": "datasets",
+    "collate_valid": "datasets",
+    "write_video": "writer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
