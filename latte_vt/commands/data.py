@@ -11,6 +11,8 @@ import importlib
 
 GENERATORS = {
     # name: (module, help)
+    "transactions-synthetic": ("latte_vt.data.synthetic.transactions", "card transactions with tagged fraud scenarios"),
+    "video-synthetic": ("latte_vt.data.synthetic.video", "H.264 clips of time-reversed class pairs (temporal order)"),
 }
 
 

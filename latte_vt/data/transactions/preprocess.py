@@ -1,0 +1,203 @@
+"""Event features, fitted on the training period only: one polars implementation for training, batch
+scoring and streaming.
+
+Per event, from the canonical frame of ``load_events``:
+
+* ``cat_<field>`` (int64): vocabulary id; 0 = padding, 1 = unknown (rarer than ``min_freq`` in the
+  training period, or never seen there), 2.. = known values, most frequent first.
+* ``num_amount``: sign(amount) * log1p(|amount|).
+* ``num_log_dt``: log1p(seconds since the entity's previous event); 0 for its first event.
+* ``num_hour_sin``, ``num_hour_cos``: hour of day (UTC, fractional) on the unit circle.
+* ``num_dow_sin``, ``num_dow_cos``: day of week (fractional, Monday 0) on the unit circle.
+* ``num_<field>``: numeric fields standardised with the training period's mean and std.
+
+Numeric features are float32. The batch path (``transform``) and the live path (``encode_live``,
+``encode_event``: one event plus its entity's previous event time) run the same expressions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from latte_vt.data.transactions.load import require_polars
+from latte_vt.data.transactions.schema import EventSchema
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PAD_ID = 0
+UNKNOWN_ID = 1
+TIME_FEATURES = ("amount", "log_dt", "hour_sin", "hour_cos", "dow_sin", "dow_cos")
+FORMAT = "latte_vt.transactions.preprocessor/1"
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A timezone-aware UTC datetime from a datetime (naive = UTC) or an ISO string."""
+    stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+class FittedPreprocessor:
+    """Vocabularies and scalers fitted on events before ``train_end``; encodes any period with them.
+
+    Args:
+        categorical: categorical field columns of the canonical frame.
+        numeric: numeric field columns of the canonical frame.
+        min_freq: a value needs this many training-period events to get its own id.
+    """
+
+    def __init__(self, categorical: Sequence[str], numeric: Sequence[str] = (), min_freq: int = 5) -> None:
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
+        self.categorical = list(categorical)
+        self.numeric = list(numeric)
+        self.min_freq = min_freq
+        self.vocabularies: dict[str, list[str]] = {}
+        self.numeric_stats: dict[str, tuple[float, float]] = {}
+        self.train_end: datetime | None = None
+
+    @classmethod
+    def from_schema(cls, schema: EventSchema, min_freq: int = 5) -> FittedPreprocessor:
+        return cls(schema.categorical, schema.numeric, min_freq)
+
+    @property
+    def fitted(self) -> bool:
+        return self.train_end is not None
+
+    @property
+    def cat_columns(self) -> list[str]:
+        """Output columns of the categorical ids, in the order of ``vocab_sizes``."""
+        return [f"cat_{f}" for f in self.categorical]
+
+    @property
+    def num_columns(self) -> list[str]:
+        """Output columns of the numeric features: amount, log dt, hour/dow sin/cos, then numeric fields."""
+        return [f"num_{f}" for f in (*TIME_FEATURES, *self.numeric)]
+
+    @property
+    def vocab_sizes(self) -> list[int]:
+        """Ids per categorical field, including padding and unknown."""
+        self._check_fitted()
+        return [len(self.vocabularies[f]) + 2 for f in self.categorical]
+
+    def fit(self, frame: pl.DataFrame, train_end: datetime | str) -> FittedPreprocessor:
+        """Fit vocabularies and numeric scalers on the events of ``frame`` with time < ``train_end``."""
+        pl = require_polars()
+        end = as_utc(train_end)
+        train = frame.filter(pl.col("time") < end)
+        if train.height == 0:
+            raise ValueError(f"no events before train_end {end.isoformat()} to fit the preprocessor on")
+        for f in self.categorical:
+            counts = train.group_by(f).len().filter(pl.col("len") >= self.min_freq)
+            self.vocabularies[f] = counts.sort(["len", f], descending=[True, False])[f].to_list()
+        for f in self.numeric:
+            mean, std = train.select(pl.col(f).mean(), pl.col(f).std(ddof=0)).row(0)
+            ok = std is not None and math.isfinite(std) and std > 0
+            self.numeric_stats[f] = (float(mean), float(std) if ok else 1.0)
+        self.train_end = end
+        return self
+
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise RuntimeError("the preprocessor is not fitted: call fit(frame, train_end) or load(path)")
+
+    def _features(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """Encode events that carry ``prev_time`` (the entity's previous event time, null for its first)."""
+        pl = require_polars()
+        self._check_fitted()
+        hour = pl.col("time").dt.hour() + pl.col("time").dt.minute() / 60.0 + pl.col("time").dt.second() / 3600.0
+        dow = pl.col("time").dt.weekday().cast(pl.Float64) - 1.0 + hour / 24.0
+        dt = (pl.col("time") - pl.col("prev_time")).dt.total_microseconds().cast(pl.Float64) / 1e6
+        amount = pl.col("amount")
+        feats = {
+            "amount": amount.sign() * amount.abs().log1p(),
+            "log_dt": dt.clip(lower_bound=0.0).log1p().fill_null(0.0),
+            "hour_sin": (hour * (2 * math.pi / 24)).sin(),
+            "hour_cos": (hour * (2 * math.pi / 24)).cos(),
+            "dow_sin": (dow * (2 * math.pi / 7)).sin(),
+            "dow_cos": (dow * (2 * math.pi / 7)).cos(),
+        }
+        feats |= {f: (pl.col(f) - self.numeric_stats[f][0]) / self.numeric_stats[f][1] for f in self.numeric}
+        cats = [
+            pl.col(f)
+            .replace_strict(
+                self.vocabularies[f], range(2, len(self.vocabularies[f]) + 2), default=UNKNOWN_ID, return_dtype=pl.Int64
+            )
+            .alias(f"cat_{f}")
+            for f in self.categorical
+        ]
+        nums = [expr.cast(pl.Float32).alias(f"num_{name}") for name, expr in feats.items()]
+        keep = [
+            c for c in lf.collect_schema().names() if c not in (*self.categorical, *self.numeric, "prev_time", "amount")
+        ]
+        return lf.select(*keep, *cats, *nums)
+
+    def transform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Encode a canonical frame: per-entity time order (stable), identity columns kept, fields replaced
+        by ``cat_columns`` and ``num_columns``."""
+        pl = require_polars()
+        entity, time = pl.col("entity"), pl.col("time")
+        unsorted = (entity < entity.shift(1)) | ((entity == entity.shift(1)) & (time < time.shift(1)))
+        if frame.select(unsorted.any()).item():
+            frame = frame.sort("entity", "time", maintain_order=True)
+        lf = frame.lazy().with_columns(prev_time=time.shift(1).over("entity"))
+        return self._features(lf).collect()
+
+    def encode_live(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Encode new events that carry ``prev_time`` (their entity's previous event time, null if none)."""
+        return self._features(events.lazy()).collect()
+
+    def encode_event(self, event: Mapping[str, Any], prev_time: datetime | None) -> tuple[np.ndarray, np.ndarray]:
+        """One live event (canonical values: time, amount, fields) -> cat (n_cat,) int64, num (n_num,) float32."""
+        pl = require_polars()
+        row = {"time": [as_utc(event["time"])], "amount": [float(event["amount"])]}
+        row |= {f: [None if event.get(f) is None else str(event[f])] for f in self.categorical}
+        row |= {f: [float(event[f])] for f in self.numeric}
+        row["prev_time"] = [None if prev_time is None else as_utc(prev_time)]
+        dtype = pl.Datetime("us", "UTC")
+        schema = {"time": dtype, "prev_time": dtype, "amount": pl.Float64}
+        schema |= {f: pl.String for f in self.categorical} | {f: pl.Float64 for f in self.numeric}
+        encoded = self.encode_live(pl.DataFrame(row, schema=schema))
+        return encoded.select(self.cat_columns).to_numpy()[0], encoded.select(self.num_columns).to_numpy()[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "format": FORMAT,
+            "categorical": self.categorical,
+            "numeric": self.numeric,
+            "min_freq": self.min_freq,
+            "train_end": self.train_end.isoformat(),
+            "vocabularies": self.vocabularies,
+            "numeric_stats": {f: {"mean": m, "std": s} for f, (m, s) in self.numeric_stats.items()},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted state as plain JSON."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FittedPreprocessor:
+        """Read a state written by ``save``."""
+        state = json.loads(Path(path).read_text())
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a latte_vt preprocessor state (expected format {FORMAT!r})")
+        pre = cls(state["categorical"], state["numeric"], state["min_freq"])
+        missing = [f for f in pre.categorical if f not in state["vocabularies"]]
+        missing += [f for f in pre.numeric if f not in state["numeric_stats"]]
+        if missing:
+            raise ValueError(f"{path}: no fitted state for fields {missing}")
+        pre.vocabularies = {f: [str(v) for v in state["vocabularies"][f]] for f in pre.categorical}
+        pre.numeric_stats = {f: (float(s["mean"]), float(s["std"])) for f, s in state["numeric_stats"].items()}
+        pre.train_end = as_utc(state["train_end"])
+        return pre
