@@ -171,7 +171,7 @@ def _other_region(n_regions: int, region: np.ndarray, rng: np.random.Generator) 
 def _bursts(t0: np.ndarray, k: np.ndarray, mean_gap: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Expand incidents (start t0, size k) into per-event (incident index, time): exponential gaps after t0."""
     incident = np.repeat(np.arange(len(k)), k)
-    first = np.concatenate([[0], np.cumsum(k)[:-1]])
+    first = np.cumsum(k) - k
     gaps = rng.exponential(mean_gap, incident.size)
     gaps[first] = 0.0
     cum = np.cumsum(gaps)
@@ -283,7 +283,7 @@ def _fraud(
     parts = []
 
     # card testing: 3-12 tiny online payments at random (new) merchants, about a minute apart
-    n_inc = max(1, int(0.3 * target / 7.5))
+    n_inc = rng.poisson(0.3 * target / 7.5)
     k = rng.integers(3, 13, n_inc)
     inc, t = _bursts(rng.uniform(DAY, end, n_inc), k, 60.0, rng)
     merchant = _random_online(world, inc.size, rng)
@@ -301,14 +301,14 @@ def _fraud(
     )
 
     # account takeover: new device in another region, then 2-6 growing big-ticket online purchases
-    n_inc = max(1, int(0.25 * target / 4.0))
+    n_inc = rng.poisson(0.25 * target / 4.0)
     acct = rng.integers(0, A, n_inc)
     k = rng.integers(2, 7, n_inc)
     inc, t = _bursts(rng.uniform(DAY, end, n_inc), k, 1200.0, rng)
     big = world.online_ids[np.isin(_mcc_codes(world, world.online_ids), BIG_TICKET_MCCS)]
     merchant = big[rng.integers(0, len(big), inc.size)]
     mu, sd = _mcc_params(world, merchant)
-    step = np.arange(inc.size) - np.concatenate([[0], np.cumsum(k)[:-1]])[inc]
+    step = np.arange(inc.size) - (np.cumsum(k) - k)[inc]
     parts.append(
         {
             "account": acct[inc],
@@ -323,9 +323,9 @@ def _fraud(
     )
 
     # impossible travel: 1-3 card-present events in a far region, minutes after a genuine card-present one
-    n_inc = max(1, int(0.2 * target / 2.0))
     present = np.flatnonzero(legit["channel"] < 2)
-    anchor = present[rng.integers(0, present.size, n_inc)]
+    n_inc = rng.poisson(0.2 * target / 2.0) if present.size else 0
+    anchor = present[rng.integers(0, max(present.size, 1), n_inc)]
     k = rng.integers(1, 4, n_inc)
     inc, t = _bursts(legit["t"][anchor] + rng.uniform(300, 3600, n_inc), k, 900.0, rng)
     region = _far_region(world, legit["region"][anchor], rng)[inc]
@@ -345,17 +345,16 @@ def _fraud(
         }
     )
 
-    # merchant compromise: cards seen at breached merchants in their breach window are misused 3-30 days later
-    n_inc = max(1, int(0.25 * target / 2.5))
-    n_breached = max(1, n_inc // 3)  # a breached merchant sees about ten distinct cards in its window
-    breached = legit["merchant"][present[rng.integers(0, present.size, n_breached)]]
+    # merchant compromise: cards seen at breached merchants in their breach window are misused 2-21 days later
+    n_inc = rng.poisson(0.25 * target / 2.5) if present.size else 0
+    n_breached = -(-n_inc // 3)  # a breached merchant sees about ten distinct cards in its window
+    breached = legit["merchant"][present[rng.integers(0, max(present.size, 1), n_breached)]]
     window_start = rng.uniform(0, 0.6 * end, n_breached)
     window_end = window_start + rng.uniform(7, 14, n_breached) * DAY
-    pos = np.searchsorted(np.sort(breached), legit["merchant"])
-    sorter = np.argsort(breached)
-    hit = np.isin(legit["merchant"], breached)
-    which = sorter[np.clip(pos, 0, n_breached - 1)]
-    hit &= (legit["t"] >= window_start[which]) & (legit["t"] < window_end[which])
+    visits = np.flatnonzero(np.isin(legit["merchant"], breached))
+    which = np.argsort(breached)[np.searchsorted(np.sort(breached), legit["merchant"][visits])]
+    t_visit = legit["t"][visits]
+    hit = visits[(t_visit >= window_start[which]) & (t_visit < window_end[which])]
     victims, first = np.unique(legit["account"][hit], return_index=True)
     seen_at = legit["t"][hit][first]
     start = seen_at + rng.uniform(2, 21, victims.size) * DAY

@@ -2,7 +2,7 @@
 
 Canonical columns: ``event_id`` (str), ``entity`` (str), ``time`` (datetime[us, UTC]), ``amount``
 (float64), one column per categorical field (str), one per numeric field (float64), ``label`` (int8,
-null = unlabelled), the pass-through columns, ``source_file`` (str) and ``source_row`` (int64, the
+null = unlabelled), the pass-through columns, ``source_file`` (categorical) and ``source_row`` (int64, the
 0-based data row in that file; a CSV's line number is ``source_row + 2``).
 
 CSV files are read with every column as a string, so one odd value never breaks a whole file: each

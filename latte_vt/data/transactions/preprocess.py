@@ -98,7 +98,7 @@ class FittedPreprocessor:
             counts = train.group_by(f).len().filter(pl.col("len") >= self.min_freq)
             self.vocabularies[f] = counts.sort(["len", f], descending=[True, False])[f].to_list()
         for f in self.numeric:
-            mean, std = train.select(pl.col(f).mean(), pl.col(f).std(ddof=0)).row(0)
+            mean, std = train.select(pl.col(f).mean().alias("mean"), pl.col(f).std(ddof=0).alias("std")).row(0)
             ok = std is not None and math.isfinite(std) and std > 0
             self.numeric_stats[f] = (float(mean), float(std) if ok else 1.0)
         self.train_end = end

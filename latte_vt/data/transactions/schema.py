@@ -126,6 +126,11 @@ class EventSchema:
         if isinstance(time, str):
             time = TimeSpec(column=time)
         elif isinstance(time, Mapping):
+            unknown = set(time) - set(TimeSpec.__dataclass_fields__)
+            if unknown:
+                raise SchemaError(
+                    f"unknown time keys {sorted(unknown)}; known: {sorted(TimeSpec.__dataclass_fields__)}"
+                )
             time = TimeSpec(**{k: (dict(v) if k == "parts" else v) for k, v in time.items()})
         else:
             raise SchemaError(f"time must be a column name or a mapping, got {time!r}")

@@ -208,7 +208,8 @@ def _rejects_frame(bad: pl.DataFrame) -> pl.DataFrame:
     names = {c: c[len(RAW_PREFIX) :] for c in raw}
     names = {c: (n if n not in META else f"{n} (raw)") for c, n in names.items()}
     columns = (pl.col(c).cast(pl.String).alias(n) for c, n in names.items())
-    return bad.sort("file_index", "source_row").select(*META, *columns)
+    meta = [pl.col("source_file").cast(pl.String), *META[1:]]
+    return bad.sort("file_index", "source_row").select(*meta, *columns)
 
 
 def _write_rejects(rejects: pl.DataFrame, path: Path) -> str:
