@@ -30,6 +30,7 @@ TORCH_BEFORE_DECORD = True
 
 _FAULT_TOLERANCE = 1e-6  # raise if even one frame had to be "recovered" from a neighbour
 _DECORD_LOG_PREFIX = re.compile(r"\[\d{2}:\d{2}:\d{2}\] \S+?:\d+: ")
+_INVALID_DATA = re.compile(r"-?\b1094995529\b")  # FFmpeg's AVERROR_INVALIDDATA as decord prints it
 _WIDTH_BUG = "DECORDArrayCopyFromTo"
 _UPSCALE_FACTORS = (2, 3, 4)
 
@@ -67,10 +68,11 @@ def _decord() -> Any:
 
 
 def _clean(message: object) -> str:
-    """decord's error text without its timestamps and C++ source locations, on one line."""
+    """decord's error text on one line, without timestamps and C++ source locations, FFmpeg codes named."""
     text = _DECORD_LOG_PREFIX.sub("", str(message))
+    text = _INVALID_DATA.sub("AVERROR_INVALIDDATA (truncated or corrupt data)", text)
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("Stack trace")]
-    return " ".join(lines[:2])[:300] or type(message).__name__
+    return " ".join(lines[:2]).removeprefix("Error: ")[:300] or type(message).__name__
 
 
 def _sniff(path: Path) -> str | None:

@@ -7,9 +7,12 @@
   rounded **symmetrically**: reversing the video maps the set of sampled frames onto itself
   (``indices(n)[::-1, ::-1] == n - 1 - indices(n)``). An order-invariant statistic therefore sees
   exactly the same frames for a clip and its time reversal and cannot tell "left" from "right".
-* Videos shorter than a clip are padded by repeating frames: the clip becomes
-  ``linspace(0, n - 1, num_frames)`` rounded the same symmetric way, so every frame is used, in
-  order, each repeated about ``num_frames / n`` times (a slow-motion stretch, not a frozen tail).
+  The one exception: a lone centre position that falls half-way between two frames (an odd number
+  of positions in all, an even ``n``) must pick one of them.
+* Videos shorter than a clip are padded by repeating frames: frame ``j`` of the clip is the frame
+  under position ``(j + 0.5) * n / num_frames``, so every frame is used, in order, each
+  ``floor`` or ``ceil`` of ``num_frames / n`` times (a slow-motion stretch, not a frozen tail), and
+  the set is symmetric as above.
 """
 
 from __future__ import annotations
@@ -38,13 +41,22 @@ def eval_clip_indices(num_video_frames: int, num_frames: int, num_clips: int = 1
     if n < 1 or k < 1 or K < 1 or stride < 1:
         raise ValueError(f"need num_video_frames, num_frames, num_clips, stride >= 1, got {n}, {k}, {K}, {stride}")
     span = min(n, (k - 1) * stride + 1)  # source frames one clip covers
-    # position of frame j of clip c: c * (n - span) / (K - 1) + j * (span - 1) / (k - 1), as num / den
-    kd, Kd = max(k - 1, 1), max(K - 1, 1)
-    den = 2 * kd * Kd
-    c2 = 2 * np.arange(K)[:, None] if K > 1 else np.ones((1, 1), np.int64)  # 2c; a single clip sits in the middle
-    j2 = 2 * np.arange(k)[None, :] if k > 1 else np.ones((1, 1), np.int64)  # 2j; a single frame too
-    num = c2 * kd * (n - span) + j2 * Kd * (span - 1)  # (K, k) int64
-    return _round_symmetric(num, den, n)
+    if span < k:  # shorter than a clip: every clip is the whole video, frames repeated evenly
+        j = np.arange(k, dtype=np.int64)
+        den = 2 * k
+        num = np.broadcast_to((2 * j + 1) * n - k, (K, k))  # (K, k) position (j + 0.5) n / k - 0.5
+    else:  # position of frame j of clip c: c * (n - span) / (K - 1) + j * (span - 1) / (k - 1)
+        kd, Kd = max(k - 1, 1), max(K - 1, 1)
+        den = 2 * kd * Kd
+        c2 = 2 * np.arange(K)[:, None] if K > 1 else np.ones((1, 1), np.int64)  # 2c; a single clip sits in the middle
+        j2 = 2 * np.arange(k)[None, :] if k > 1 else np.ones((1, 1), np.int64)  # 2j; a single frame too
+        num = c2 * kd * (n - span) + j2 * Kd * (span - 1)  # (K, k)
+    idx = np.clip(_round_symmetric(num, den, n), 0, n - 1)  # (K, k)
+    # Positions exactly half-way between the two middle frames (n even) all round up; the later of each
+    # mirror pair takes the lower frame instead, so the pair stays symmetric.
+    order = np.arange(K * k).reshape(K, k)
+    tie = (2 * num == (n - 1) * den) & (n % 2 == 0) & (order > order[::-1, ::-1])
+    return np.where(tie, idx - 1, idx)
 
 
 def train_clip_indices(
