@@ -93,7 +93,6 @@ class _World:
     """Merchants, regions and accounts shared by the legitimate and the fraud generators."""
 
     region_xy: np.ndarray  # (R, 2)
-    merchant_region: np.ndarray  # (M,) -1 for online merchants
     merchant_mcc: np.ndarray  # (M,) row of MCC_TABLE, or len(MCC_TABLE) + row of BILL_MCCS for billers
     physical_start: np.ndarray  # (R,) first physical merchant of each region (merchants sorted by region)
     physical_count: int
@@ -109,7 +108,6 @@ def _world(cfg: TransactionSynthConfig, rng: np.random.Generator) -> _World:
     n_bill = 30
     phys_w = MCC_TABLE[:, 3] / MCC_TABLE[:, 3].sum()
     online_w = MCC_TABLE[:, 4] / MCC_TABLE[:, 4].sum()
-    merchant_region = np.concatenate([np.repeat(np.arange(R), P), np.full(O + n_bill, -1)])
     merchant_mcc = np.concatenate(
         [
             rng.choice(len(MCC_TABLE), R * P, p=phys_w),
@@ -120,7 +118,6 @@ def _world(cfg: TransactionSynthConfig, rng: np.random.Generator) -> _World:
     popularity = 1.0 / np.arange(1, O + 1) ** 0.8
     return _World(
         region_xy=rng.random((R, 2)),
-        merchant_region=merchant_region,
         merchant_mcc=merchant_mcc,
         physical_start=np.arange(R) * P,
         physical_count=P,
@@ -178,8 +175,30 @@ def _bursts(t0: np.ndarray, k: np.ndarray, mean_gap: float, rng: np.random.Gener
     return incident, t0[incident] + cum - cum[first][incident]
 
 
+def _trips(
+    cfg: TransactionSynthConfig, world: _World, acct: np.ndarray, t: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trips of 2-6 days to another region, about one per account every four months.
+
+    Returns, per event, whether its account is away and the region it is in (home or the trip's).
+    """
+    n_trips = rng.poisson(cfg.days / 120.0, cfg.accounts)
+    trip_acct = np.repeat(np.arange(cfg.accounts), n_trips)
+    if trip_acct.size == 0:
+        return np.zeros(t.size, bool), world.home[acct]
+    span = float((cfg.days + 8) * DAY)  # one account's time range, keys below are account * span + time
+    trip_key = trip_acct * span + rng.uniform(0, cfg.days * DAY, trip_acct.size)
+    order = np.argsort(trip_key)
+    trip_key, trip_acct = trip_key[order], trip_acct[order]
+    trip_end = trip_key + rng.integers(2, 7, trip_acct.size) * DAY
+    trip_region = _other_region(cfg.regions, world.home[trip_acct], rng)
+    idx = np.clip(np.searchsorted(trip_key, acct * span + t, side="right") - 1, 0, None)  # last trip started before
+    away = (trip_acct[idx] == acct) & (acct * span + t >= trip_key[idx]) & (acct * span + t < trip_end[idx])
+    return away, np.where(away, trip_region[idx], world.home[acct])
+
+
 def _legit(cfg: TransactionSynthConfig, world: _World, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    A, D, R = cfg.accounts, cfg.days, cfg.regions
+    A, D = cfg.accounts, cfg.days
     rate = rng.lognormal(np.log(1.8), 0.5, A)
     weekend = rng.uniform(0.6, 1.4, A)
     shift = rng.normal(0.0, 1.5, A)  # hours
@@ -198,21 +217,7 @@ def _legit(cfg: TransactionSynthConfig, world: _World, rng: np.random.Generator)
     hour = rng.choice(24, n, p=DIURNAL / DIURNAL.sum()) + rng.random(n) + shift[acct]
     t = day * DAY + np.mod(hour, 24.0) * 3600.0
 
-    # trips: a few days in another region, about one per account every four months
-    n_trips = rng.poisson(D / 120.0, A)
-    trip_acct = np.repeat(np.arange(A), n_trips)
-    trip_start = rng.uniform(0, D * DAY, trip_acct.size)
-    trip_end = trip_start + rng.integers(2, 7, trip_acct.size) * DAY
-    trip_region = _other_region(R, world.home[trip_acct], rng)
-    span = float(D * DAY + 8 * DAY)
-    trip_key = trip_acct * span + trip_start
-    order = np.argsort(trip_key)
-    trip_key, trip_end, trip_acct, trip_region = trip_key[order], trip_end[order], trip_acct[order], trip_region[order]
-    idx = np.searchsorted(trip_key, acct * span + t, side="right") - 1
-    ok = idx >= 0
-    idx_c = np.clip(idx, 0, None)
-    travelling = ok & (trip_acct[idx_c] == acct) & (t < trip_end[idx_c]) if trip_acct.size else np.zeros(n, bool)
-    region = np.where(travelling, trip_region[idx_c] if trip_acct.size else 0, world.home[acct])
+    travelling, region = _trips(cfg, world, acct, t, rng)
 
     online = rng.random(n) < online_share[acct]
     fav = rng.random(n) < fav_share[acct]
@@ -390,8 +395,8 @@ def generate_transactions(cfg: TransactionSynthConfig) -> dict[str, np.ndarray]:
     ``mcc``, ``region``, ``channel`` (index into CHANNELS), ``device`` (-1 card present, -2 merchant
     initiated), ``scenario`` (index into SCENARIOS) and ``is_fraud`` (int8, with label noise).
     """
-    if cfg.accounts < 1 or cfg.days < 2:
-        raise ValueError(f"need at least 1 account and 2 days, got accounts={cfg.accounts}, days={cfg.days}")
+    if cfg.accounts < 1 or cfg.days < 2 or cfg.regions < 2 or cfg.merchants_per_region < 1 or cfg.online_merchants < 1:
+        raise ValueError(f"need at least 1 account, 2 days, 2 regions and 1 merchant of each kind, got {cfg}")
     if not 0.0 < cfg.fraud_rate < 0.5 or not 0.0 <= cfg.label_noise < 0.5:
         raise ValueError(f"fraud_rate must be in (0, 0.5) and label_noise in [0, 0.5), got {cfg}")
     rng = np.random.default_rng(cfg.seed)
@@ -408,7 +413,7 @@ def generate_transactions(cfg: TransactionSynthConfig) -> dict[str, np.ndarray]:
     cols["amount"] = np.round(cols["amount"], 2)
     cols["mcc"] = _mcc_codes(world, cols["merchant"])
     device = cols["device"]
-    shuffle = rng.permutation(device.max() + 1)  # device numbers reveal nothing about who made them
+    shuffle = rng.permutation(max(device.max() + 1, 1))  # device numbers reveal nothing about who made them
     cols["device"] = np.where(device >= 0, shuffle[np.clip(device, 0, None)], device)
 
     fraud_idx = np.flatnonzero(cols["scenario"] > 0)

@@ -7,7 +7,9 @@ null = unlabelled), the pass-through columns, ``source_file`` (categorical) and 
 
 CSV files are read with every column as a string, so one odd value never breaks a whole file: each
 value is parsed here, and values that do not parse become nulls that ``validate`` turns into
-rejects with their reason and the original text.
+rejects with their reason and the original text. Time strings without a configured ``format`` may
+use any of ``ISO_FORMATS`` (a trailing "Z" = UTC); the formats a file uses are detected from its
+first 1000 non-empty values.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 SUFFIXES = (".csv", ".parquet")
 RAW_PREFIX = "raw:"
-"""Original values (as strings) of the columns the schema reads are kept under ``raw:<column>``."""
+"""Original values of the columns the schema reads are kept under ``raw:<column>`` (for the rejects)."""
 NULL_CATEGORY = "<null>"
 LABEL_VALUES = {
     **dict.fromkeys(("1", "1.0", "true", "t", "yes", "y", "fraud"), 1),
@@ -107,7 +109,7 @@ def _parse_strings(lf: pl.LazyFrame, text: pl.Expr, formats: Sequence[str], time
     other formats then count as unparseable.
     """
     pl = require_polars()
-    text = text.str.strip_chars().str.replace(r"Z$", "+00:00")
+    text = text.str.strip_chars()
     if len(formats) > 1:
         sample = lf.select(text.alias("t")).drop_nulls().head(1000)
         found = sample.select(
@@ -146,8 +148,10 @@ def _time_expr(lf: pl.LazyFrame, spec: TimeSpec, path: Path) -> pl.Expr:
             .dt.replace_time_zone("UTC")
             .dt.cast_time_unit("us")
         )
-    if dtype == pl.String:
-        return _parse_strings(lf, col, (spec.format,) if spec.format else ISO_FORMATS, spec.timezone)
+    if dtype == pl.String and spec.format:
+        return _parse_strings(lf, col, (spec.format,), spec.timezone)
+    if dtype == pl.String:  # ISO-like; a trailing "Z" means UTC
+        return _parse_strings(lf, col.str.strip_chars().str.replace(r"Z$", "+00:00"), ISO_FORMATS, spec.timezone)
     raise SchemaError(
         f"{path}: time column {spec.column!r} has type {dtype}; expected datetime, date, string or integer"
     )
@@ -188,8 +192,6 @@ def scan_file(path: Path, schema: EventSchema, file_index: int, with_label: bool
     missing = [c for c in wanted if c not in present]
     if missing:
         raise SchemaError(f"{path}: missing column(s) {missing}; the file has {present}")
-    if schema.time.unit is None and schema.time.column and lf.collect_schema()[schema.time.column].is_integer():
-        raise SchemaError(f"{path}: time column {schema.time.column!r} holds integers; set time.unit (s, ms or us)")
 
     entity_parts = [_string_expr(lf, c, "entity", path) for c in schema.entity]
     event_id = (

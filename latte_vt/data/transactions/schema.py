@@ -15,7 +15,7 @@ A schema is plain YAML (or a dict), for example IBM TabFormer's layout::
     out_of_order: sort                   # or reject
 
 ``time`` is a column name, or a mapping with ``column`` and optional ``format`` (strptime, e.g.
-``"%Y-%m-%d %H:%M:%S"``; default: ISO-like strings are inferred), ``unit`` (``s``/``ms``/``us`` for
+``"%Y-%m-%d %H:%M:%S"``; default: ISO-like strings, detected per file), ``unit`` (``s``/``ms``/``us`` for
 integer epochs) and ``timezone`` (the zone of naive timestamps, default UTC); or ``parts`` with
 ``year``, ``month``, ``day`` and optionally ``clock`` ("HH:MM" or "HH:MM:SS") or ``hour``/``minute``/
 ``second`` columns.

@@ -144,7 +144,11 @@ def validate_events(
     reason, column = _first_reason(_row_checks(lf, schema, with_label))
     id_column = schema.event_id or "event_id"
     time_column = "+".join(schema.time.columns)
-    lf = lf.sort("file_index", "source_row").with_columns(reject_reason=reason, reject_column=column)
+    frame = lf.with_columns(reject_reason=reason, reject_column=column).collect()
+    input_order = (pl.col("file_index") * 2**40 + pl.col("source_row")).is_sorted()
+    if not frame.select(input_order).item():
+        frame = frame.sort("file_index", "source_row")
+    lf = frame.lazy()
 
     ok = pl.col("reject_reason").is_null()
     duplicate = ok & ~pl.when(ok).then(pl.col("event_id")).is_first_distinct()
@@ -179,7 +183,7 @@ def validate_events(
     ]
     accepted = frame.filter(pl.col("reject_reason").is_null())
     out_of_order_sorted = int(accepted["late"].sum())
-    accepted = accepted.sort("entity", "time", maintain_order=True).select(canonical)  # ties keep input order
+    accepted = _entity_time_order(accepted).select(canonical)
 
     rejects = _rejects_frame(bad)
     written = None
@@ -199,6 +203,14 @@ def validate_events(
         rejects_path=written,
     )
     return ValidatedEvents(accepted, rejects, report)
+
+
+def _entity_time_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Sort by entity (lexically) then time; ties keep their order. Sorts integer codes, not strings."""
+    pl = require_polars()
+    names = frame["entity"].unique().sort()
+    code = pl.col("entity").replace_strict(names, pl.int_range(len(names), eager=True), return_dtype=pl.Int64)
+    return frame.with_columns(entity_code=code).sort("entity_code", "time", maintain_order=True).drop("entity_code")
 
 
 def _rejects_frame(bad: pl.DataFrame) -> pl.DataFrame:
