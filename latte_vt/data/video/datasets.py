@@ -15,6 +15,7 @@ is set, appended to that CSV (``path,reason,stage``) from whichever process met 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -92,9 +93,10 @@ class VideoClipDataset(Dataset):
         self.class_to_index = {name: i for i, name in enumerate(self.classes)}
         _check_labels(samples, self.class_to_index)
         self.report_path = Path(report_path) if report_path is not None else None
-        if self.report_path is not None and not self.report_path.exists():
+        if self.report_path is not None:
             self.report_path.parent.mkdir(parents=True, exist_ok=True)
-            self.report_path.write_text(",".join(REPORT_COLUMNS) + "\n")
+            with contextlib.suppress(FileExistsError), self.report_path.open("x") as fh:  # one header, even under DDP
+                fh.write(",".join(REPORT_COLUMNS) + "\n")
         self.failures: list[Failure] = []
         self._failed: dict[int, str] = {}
         self.samples = self._quarantine(samples, probe_timeout_s, probe_workers)

@@ -104,9 +104,12 @@ def _stream_size(path: Path) -> tuple[int, int]:
         import av
     except ImportError as exc:
         raise ImportError("reading this video needs PyAV: pip install 'latte-vt[video]'") from exc
-    with av.open(str(path)) as container:
-        ctx = container.streams.video[0].codec_context
-        return ctx.width, ctx.height
+    try:
+        with av.open(str(path)) as container:
+            ctx = container.streams.video[0].codec_context
+            return ctx.width, ctx.height
+    except (av.FFmpegError, IndexError) as exc:
+        raise VideoReadError(path, f"cannot read the frame size with PyAV: {exc}") from exc
 
 
 class DecordVideo:
@@ -137,6 +140,8 @@ class DecordVideo:
         except AssertionError as exc:  # decord asserts a positive frame count
             raise VideoReadError(self.path, "no video frames") from exc
         except Exception as exc:  # DECORDError and friends
+            if "cannot find video stream" in str(exc):
+                raise VideoReadError(self.path, "no video stream (audio only?)") from exc
             raise VideoReadError(self.path, f"cannot open: {_clean(exc)}") from exc
         if len(reader) < 1:
             raise VideoReadError(self.path, "no video frames")
@@ -155,20 +160,22 @@ class DecordVideo:
         try:
             return self._batch(self._reader, idx)
         except VideoReadError as exc:
-            if _WIDTH_BUG not in exc.reason:
+            if _WIDTH_BUG not in exc.reason or self.scale > 1:
                 raise
         return self._get_upscaled(idx)
 
     def _get_upscaled(self, idx: np.ndarray) -> np.ndarray:
+        """Reopen at the smallest integer upscale decord can copy out; later ``get`` calls reuse it."""
         width, height = _stream_size(self.path)
         for factor in _UPSCALE_FACTORS:
+            reader = self._open(factor * width, factor * height)
             try:
-                frames = self._batch(self._open(factor * width, factor * height), idx)
+                frames = self._batch(reader, idx)
             except VideoReadError as exc:
                 if _WIDTH_BUG not in exc.reason:
                     raise
                 continue
-            self.scale = factor
+            self._reader, self.scale = reader, factor
             return frames
         raise VideoReadError(self.path, f"decord 0.6.0 cannot decode frames {width} px wide, even upscaled")
 
@@ -189,13 +196,13 @@ class DecordVideo:
             decode: ``ends`` decodes the first, middle and last frame (catches truncation and an
                 over-reported frame count); ``all`` decodes every frame (catches damage anywhere).
         """
+        if decode not in ("ends", "all"):
+            raise ValueError(f"decode must be 'ends' or 'all', got {decode!r}")
         n = self.num_frames
         first = self.get([0, n // 2, n - 1])  # (3, H, W, 3)
         if decode == "all":
             for start in range(0, n, 64):
                 self.get(range(start, min(n, start + 64)))
-        elif decode != "ends":
-            raise ValueError(f"decode must be 'ends' or 'all', got {decode!r}")
         height, width = first.shape[1] // self.scale, first.shape[2] // self.scale
         return VideoInfo(num_frames=n, fps=self.fps, width=int(width), height=int(height))
 

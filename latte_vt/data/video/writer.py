@@ -17,7 +17,7 @@ def _codec_options(codec: str, bframes: int, crf: int, gop: int) -> dict[str, st
         return {"crf": str(crf), "preset": "veryfast", "bf": str(bframes), "g": str(gop)}
     if codec in ("libvpx", "libvpx-vp9"):
         return {"crf": str(crf + 10), "b": "0", "deadline": "realtime", "cpu-used": "8", "g": str(gop)}
-    return {"g": str(gop), "qscale": "3"}
+    return {"g": str(gop), "flags": "+qscale", "global_quality": str(3 * 118)}  # fixed quantiser 3 (x FF_QP2LAMBDA)
 
 
 def write_video(

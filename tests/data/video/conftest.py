@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from video_clips import FORMATS, Clip, write_clip, write_faststart_mp4
+from video_clips import FORMATS, Clip, write_audio_only_mp4, write_clip, write_faststart_mp4
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +38,6 @@ def bad_files(tmp_path_factory, clips) -> dict[str, tuple[Path, str]]:
         "truncated": (root / "truncated.mp4", "cannot open"),
         "text": (root / "notes.mp4", "text file"),
         "truncated_faststart": (root / "truncated_faststart.mp4", ""),
+        "audio_only": (write_audio_only_mp4(root / "audio_only.mp4"), "no video stream"),
         "missing": (root / "missing.mp4", "not found"),
     }

@@ -34,11 +34,14 @@ def test_widths_decord_cannot_copy_are_decoded_upscaled(tmp_path):
     video = open_video(clip.path)
     frames = video.get(range(12))
     assert frames.shape == (12, 64 * video.scale, 48 * video.scale, 3) and video.scale > 1
+    assert video.get([3]).shape == frames[3:4].shape  # the upscaled reader is kept
     means = frames.reshape(12, -1).mean(1)
     assert np.abs(means - clip.frames.reshape(12, -1).mean(1)).max() < 4
 
 
-@pytest.mark.parametrize("kind", ["empty", "random_bytes", "truncated", "text", "truncated_faststart", "missing"])
+@pytest.mark.parametrize(
+    "kind", ["empty", "random_bytes", "truncated", "text", "truncated_faststart", "audio_only", "missing"]
+)
 def test_bad_files_raise_a_read_error_with_a_reason(bad_files, kind):
     path, words = bad_files[kind]
     with pytest.raises(VideoReadError) as err:

@@ -64,3 +64,15 @@ def write_faststart_mp4(path: Path, T: int = 30) -> Path:
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def write_audio_only_mp4(path: Path) -> Path:
+    """An mp4 with one AAC track and no video stream."""
+    tone = (0.1 * np.sin(np.arange(48_000) / 10)).astype(np.float32)[None, :]  # (1, S) mono
+    frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+    frame.sample_rate = 48_000
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48_000)
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path
