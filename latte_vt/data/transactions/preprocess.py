@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from latte_vt.data.transactions.load import require_polars
+from latte_vt.data.transactions.load import NULL_CATEGORY, require_polars
 from latte_vt.data.transactions.schema import EventSchema
 
 if TYPE_CHECKING:
@@ -151,14 +151,16 @@ class FittedPreprocessor:
         return self._features(lf).collect()
 
     def encode_live(self, events: pl.DataFrame) -> pl.DataFrame:
-        """Encode new events that carry ``prev_time`` (their entity's previous event time, null if none)."""
+        """Encode new events (canonical ``time``, ``amount`` and field columns) that carry ``prev_time``:
+        their entity's previous event time, null if none. Same expressions as ``transform``."""
         return self._features(events.lazy()).collect()
 
     def encode_event(self, event: Mapping[str, Any], prev_time: datetime | None) -> tuple[np.ndarray, np.ndarray]:
-        """One live event (canonical values: time, amount, fields) -> cat (n_cat,) int64, num (n_num,) float32."""
+        """One live event (canonical values: time, amount, fields; a missing field = "<null>") and its entity's
+        previous event time -> cat (n_cat,) int64, num (n_num,) float32."""
         pl = require_polars()
         row = {"time": [as_utc(event["time"])], "amount": [float(event["amount"])]}
-        row |= {f: [None if event.get(f) is None else str(event[f])] for f in self.categorical}
+        row |= {f: [NULL_CATEGORY if event.get(f) is None else str(event[f])] for f in self.categorical}
         row |= {f: [float(event[f])] for f in self.numeric}
         row["prev_time"] = [None if prev_time is None else as_utc(prev_time)]
         dtype = pl.Datetime("us", "UTC")

@@ -44,6 +44,8 @@ def split_cutoffs(
     """(val_start, test_start) at the event-time quantiles that leave these shares for val and test."""
     if min(val_fraction, test_fraction) <= 0 or val_fraction + test_fraction >= 1:
         raise ValueError(f"fractions must be positive and sum below 1, got {val_fraction}, {test_fraction}")
+    if frame.height == 0:
+        raise ValueError("no events to split")
     times = frame["time"].sort()
     at = [
         times[min(len(times) - 1, int(q * len(times)))] for q in (1 - val_fraction - test_fraction, 1 - test_fraction)
@@ -109,7 +111,7 @@ class _EncodedEvents:
         runs = rows["entity"].rle().struct.unnest()  # one run per entity: len, value
         self.entities = runs["value"].to_list()
         self.length = runs["len"].cast(pl.Int64).to_numpy()
-        self.offset = np.concatenate([[0], np.cumsum(self.length)[:-1]]).astype(np.int64)
+        self.offset = np.cumsum(self.length) - self.length
 
     def item(self, begin: int, end: int, width: int, loss_begin: int) -> dict[str, torch.Tensor]:
         """Events [begin, end) left-padded to ``width``; loss on scored events from ``loss_begin`` on."""
@@ -119,12 +121,10 @@ class _EncodedEvents:
         label = np.zeros(width, np.float32)
         loss = np.zeros(width, bool)
         row = np.full(width, -1, np.int64)
-        cat[pad:], num[pad:], label[pad:], row[pad:] = (
-            self.cat[begin:end],
-            self.num[begin:end],
-            self.label[begin:end],
-            self.row[begin:end],
-        )
+        cat[pad:] = self.cat[begin:end]
+        num[pad:] = self.num[begin:end]
+        label[pad:] = self.label[begin:end]
+        row[pad:] = self.row[begin:end]
         loss[pad:] = self.scored[begin:end] & (np.arange(begin, end) >= loss_begin)
         mask = np.arange(width) >= pad
         return {
