@@ -62,6 +62,17 @@ class FittedPreprocessor:
         self.vocabularies: dict[str, list[str]] = {}
         self.numeric_stats: dict[str, tuple[float, float]] = {}
         self.train_end: datetime | None = None
+        self._id_maps: dict[str, tuple[pl.Series, pl.Series]] | None = None  # vocabularies as polars series
+
+    def _ids(self, field: str) -> tuple[pl.Series, pl.Series]:
+        """(values, ids) of a field's vocabulary, built once per fit."""
+        pl = require_polars()
+        if self._id_maps is None:
+            self._id_maps = {
+                f: (pl.Series(v, dtype=pl.String), pl.Series(range(2, len(v) + 2), dtype=pl.Int64))
+                for f, v in self.vocabularies.items()
+            }
+        return self._id_maps[field]
 
     @classmethod
     def from_schema(cls, schema: EventSchema, min_freq: int = 5) -> FittedPreprocessor:
@@ -102,6 +113,7 @@ class FittedPreprocessor:
             ok = std is not None and math.isfinite(std) and std > 0
             self.numeric_stats[f] = (float(mean), float(std) if ok else 1.0)
         self.train_end = end
+        self._id_maps = None
         return self
 
     def _check_fitted(self) -> None:
@@ -126,11 +138,7 @@ class FittedPreprocessor:
         }
         feats |= {f: (pl.col(f) - self.numeric_stats[f][0]) / self.numeric_stats[f][1] for f in self.numeric}
         cats = [
-            pl.col(f)
-            .replace_strict(
-                self.vocabularies[f], range(2, len(self.vocabularies[f]) + 2), default=UNKNOWN_ID, return_dtype=pl.Int64
-            )
-            .alias(f"cat_{f}")
+            pl.col(f).replace_strict(*self._ids(f), default=UNKNOWN_ID, return_dtype=pl.Int64).alias(f"cat_{f}")
             for f in self.categorical
         ]
         nums = [expr.cast(pl.Float32).alias(f"num_{name}") for name, expr in feats.items()]
@@ -166,8 +174,9 @@ class FittedPreprocessor:
         dtype = pl.Datetime("us", "UTC")
         schema = {"time": dtype, "prev_time": dtype, "amount": pl.Float64}
         schema |= {f: pl.String for f in self.categorical} | {f: pl.Float64 for f in self.numeric}
-        encoded = self.encode_live(pl.DataFrame(row, schema=schema))
-        return encoded.select(self.cat_columns).to_numpy()[0], encoded.select(self.num_columns).to_numpy()[0]
+        encoded = self.encode_live(pl.DataFrame(row, schema=schema)).row(0, named=True)
+        cat = np.array([encoded[c] for c in self.cat_columns], dtype=np.int64)
+        return cat, np.array([encoded[c] for c in self.num_columns], dtype=np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
