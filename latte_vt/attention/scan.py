@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from latte_vt.attention.latte import NEG, LatteState, initial_state
+from latte_vt.attention.latte import NEG, LatteState
 from latte_vt.attention.shapes import check_mask, check_qkv, compute_dtype
 
 EXPORT_CHUNK = 16
@@ -74,7 +74,6 @@ def latte_causal_scan(
 
     check_qkv(q, k, v, per_token=False)
     B, H, T, L = q.shape
-    Dh = v.shape[-1]
     check_mask(mask, B, T)
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
     q, k, v = q.to(dt), k.to(dt), v.to(dt)
@@ -86,16 +85,17 @@ def latte_causal_scan(
     q = F.pad(q, (0, 0, 0, tail))
     k = F.pad(k, (0, 0, 0, tail), value=NEG)
     v = F.pad(v, (0, 0, 0, tail))
-    N = (T + tail) // C
 
     def chunks(x: Tensor) -> Tensor:  # (B, H, N*C, F) -> (N, B, H, C, F)
-        return x.reshape(B, H, N, C, x.shape[-1]).permute(2, 0, 1, 3, 4)
+        return x.unflatten(2, (-1, C)).permute(2, 0, 1, 3, 4)
 
-    if state is None:
-        state = initial_state(B, H, L, Dh, dtype=dt, device=q.device)
-    init = (state.S.to(dt), state.z.to(dt), state.m.to(dt))
+    if state is None:  # built from the inputs' shapes, not from size arguments: exports with dynamic axes
+        z0 = torch.zeros_like(k[:, :, 0, :])  # (B, H, L)
+        init = (z0.unsqueeze(-1) * torch.zeros_like(v[:, :, 0, :]).unsqueeze(-2), z0, torch.full_like(z0, NEG))
+    else:
+        init = (state.S.to(dt), state.z.to(dt), state.m.to(dt))
     (S, z, m), ys = scan(_chunk_step, init, (chunks(q), chunks(k), chunks(v)))  # ys: (N, B, H, C, Dh)
-    y = ys.permute(1, 2, 0, 3, 4).reshape(B, H, N * C, Dh)[:, :, :T]
+    y = ys.permute(1, 2, 0, 3, 4).flatten(2, 3)[:, :, :T]  # (B, H, T, Dh)
     if mask is not None:
         y = y.masked_fill(~mask[:, None, :, None], 0.0)
     return y.to(out_dtype), LatteState(S, z, m)

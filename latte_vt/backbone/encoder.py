@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from latte_vt.backbone.config import LatteConfig
-from latte_vt.backbone.mixers import LatentProjection, make_mixer
+from latte_vt.backbone.mixers import LatentProjection, LatteMixer, make_mixer
 from latte_vt.backbone.pooling import make_pooling
 
 
@@ -57,6 +57,13 @@ class LatteEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(cfg.dim)
         self.pool = make_pooling(cfg)
+
+    def set_exportable(self, exportable: bool = True) -> LatteEncoder:
+        """Use the scan form of causal Latte (plain ops; what ONNX export needs).  Same numbers."""
+        for module in self.modules():
+            if isinstance(module, LatteMixer):
+                module.exportable = exportable
+        return self
 
     @property
     def num_features(self) -> int:

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from latte_vt.attention import LatteState, latte_bidirectional, latte_causal, latte_step
 from latte_vt.attention.mixers import macchiato_mix, sliding_window_attention, softmax_attention
+from latte_vt.attention.scan import latte_causal_scan
 from latte_vt.backbone.config import LatteConfig
 
 
@@ -50,7 +51,12 @@ class LatentProjection(nn.Module):
 
 
 class LatteMixer(nn.Module):
-    """Latte token mixer: bidirectional or causal (chunked), with a one-token ``step``."""
+    """Latte token mixer: bidirectional or causal (chunked), with a one-token ``step``.
+
+    ``exportable = True`` switches the causal pass to the scan form (plain ops, for ONNX export).
+    """
+
+    exportable: bool = False
 
     def __init__(self, cfg: LatteConfig, latents: LatentProjection) -> None:
         super().__init__()
@@ -63,7 +69,9 @@ class LatteMixer(nn.Module):
         """Per-head Latte output (B, H, T, Dh), the latent query logits and the values."""
         q, k = self.latents(x)  # (B, H, T, L)
         v = split_heads(self.value(x), self.cfg.heads)  # (B, H, T, Dh)
-        if self.cfg.causal:
+        if self.cfg.causal and self.exportable:
+            y = latte_causal_scan(q, k, v, mask=mask)[0]
+        elif self.cfg.causal:
             y = latte_causal(q, k, v, chunk_size=self.cfg.chunk_size, mask=mask)
         else:
             y = latte_bidirectional(q, k, v, mask)

@@ -29,7 +29,7 @@ class TransactionTokenizer(nn.Module):
                 f"shape, got {tuple(cat.shape)} and {tuple(num.shape)}"
             )
         limits = torch.tensor(self.vocab_sizes, device=cat.device)
-        if (cat < 0).any() or (cat >= limits).any():
+        if not torch.compiler.is_compiling() and ((cat < 0).any() or (cat >= limits).any()):  # data check: eager
             raise ValueError(f"categorical ids out of range for vocabulary sizes {self.vocab_sizes}")
         x = sum(emb(cat[..., i]) for i, emb in enumerate(self.fields))  # (..., D)
         if self.numeric is not None:

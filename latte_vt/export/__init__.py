@@ -1,0 +1,1 @@
+"""Checkpoint -> ONNX bundle (graphs, preprocessing spec, manifest with hashes and parity results)."""

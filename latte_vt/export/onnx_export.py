@@ -1,0 +1,82 @@
+"""torch -> ONNX for the exported graphs (dynamo exporter, dynamic batch and time axes)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph, state_names
+
+#: Trace sizes: batch >= 2 and T >= 2, or the exporter freezes the axis to the traced size.
+TRACE_BATCH = 2
+MAX_BATCH = 1 << 16
+MAX_TIME = 1 << 22
+
+
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: tuple,
+            opset: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module.eval(), args, dynamo=True, dynamic_shapes=dynamic, input_names=inputs, output_names=outputs,
+            opset_version=opset, verbose=False,
+        )
+    program.save(str(path), external_data=False)
+
+
+def export_video_graph(graph: VideoGraph, num_frames: int, image_size: int, path: Path, opset: int) -> dict:
+    """model.onnx for video: frames uint8 (B, T, H, W, 3) -> logits; batch and time dynamic."""
+    frames = torch.randint(0, 256, (TRACE_BATCH, num_frames, image_size, image_size, 3), dtype=torch.uint8)
+    B, T = torch.export.Dim("batch", min=1, max=MAX_BATCH), torch.export.Dim("time", min=2, max=MAX_TIME)
+    _export(graph, (frames,), path, ["frames"], ["logits"], ({0: B, 1: T},), opset)
+    return {
+        "inputs": {"frames": {"dtype": "uint8", "shape": ["batch", "time", image_size, image_size, 3]}},
+        "outputs": {"logits": {"dtype": "float32", "shape": ["batch", "classes"]}},
+    }
+
+
+def export_transaction_graph(graph: TransactionGraph, path: Path, opset: int) -> dict:
+    """model.onnx for transactions: whole histories -> one logit per event; batch and time dynamic."""
+    model = graph.model
+    n_cat, n_num = len(model.tokenizer.vocab_sizes), model.tokenizer.num_numeric
+    T0 = 37
+    cat = torch.ones(TRACE_BATCH, T0, n_cat, dtype=torch.int64)
+    num = torch.zeros(TRACE_BATCH, T0, n_num)
+    mask = torch.ones(TRACE_BATCH, T0, dtype=torch.bool)
+    B, T = torch.export.Dim("batch", min=1, max=MAX_BATCH), torch.export.Dim("time", min=2, max=MAX_TIME)
+    axes = {0: B, 1: T}
+    _export(graph, (cat, num, mask), path, ["cat", "num", "mask"], ["logits"], (axes, axes, axes), opset)
+    return {
+        "inputs": {
+            "cat": {"dtype": "int64", "shape": ["batch", "time", n_cat]},
+            "num": {"dtype": "float32", "shape": ["batch", "time", n_num]},
+            "mask": {"dtype": "bool", "shape": ["batch", "time"]},
+        },
+        "outputs": {"logits": {"dtype": "float32", "shape": ["batch", "time"]}},
+    }
+
+
+def export_step_graph(graph: TransactionStepGraph, path: Path, opset: int) -> dict:
+    """step.onnx: one event per entity with past_state.* in, logit and present_state.* out; batch dynamic."""
+    model = graph.model
+    n_cat, n_num = len(model.tokenizer.vocab_sizes), model.tokenizer.num_numeric
+    states = graph.initial_states(TRACE_BATCH)
+    args = (torch.ones(TRACE_BATCH, n_cat, dtype=torch.int64), torch.zeros(TRACE_BATCH, n_num), *states)
+    B = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    past, present = state_names(graph.depth, "past_state"), state_names(graph.depth, "present_state")
+    dynamic = ({0: B}, {0: B}, tuple({0: B} for _ in states))  # *flat_states is one argument to the exporter
+    _export(graph, args, path, ["cat", "num", *past], ["logit", *present], dynamic, opset)
+    cfg = model.encoder.config
+    shapes = {"S": ["batch", cfg.heads, cfg.latents, cfg.head_dim], "z": ["batch", cfg.heads, cfg.latents],
+              "m": ["batch", cfg.heads, cfg.latents]}
+    state_io = {name: {"dtype": "float32", "shape": shapes[name.rsplit(".", 1)[1]]} for name in past}
+    return {
+        "inputs": {"cat": {"dtype": "int64", "shape": ["batch", n_cat]},
+                   "num": {"dtype": "float32", "shape": ["batch", n_num]}, **state_io},
+        "outputs": {"logit": {"dtype": "float32", "shape": ["batch"]},
+                    **{n.replace("past_", "present_"): v for n, v in state_io.items()}},
+        "initial_state": {"S": 0.0, "z": 0.0, "m": -1e30},
+    }
