@@ -14,37 +14,40 @@ Typical use::
     train = EventWindowDataset(encoded, pre.cat_columns, pre.num_columns, window=128, stride=32, end=val_start)
 
 The modules import polars only inside functions (``pip install 'latte-vt[transactions]'``).
+
+Names are imported on first use: ``preprocess``/``load``/``validate`` need only polars and numpy
+(the torch-free runtime uses them); ``windows`` (torch datasets) loads torch.
 """
 
-from latte_vt.data.transactions.load import resolve_paths, scan_events
-from latte_vt.data.transactions.preprocess import FittedPreprocessor
-from latte_vt.data.transactions.schema import EventSchema, SchemaError, TimeSpec, load_schema
-from latte_vt.data.transactions.validate import BadEventError, ValidatedEvents, ValidationReport, load_events
-from latte_vt.data.transactions.windows import (
-    EntitySequenceDataset,
-    EventWindowDataset,
-    assign_split,
-    collate_left_pad,
-    split_bounds,
-    split_cutoffs,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BadEventError",
-    "EntitySequenceDataset",
-    "EventSchema",
-    "EventWindowDataset",
-    "FittedPreprocessor",
-    "SchemaError",
-    "TimeSpec",
-    "ValidatedEvents",
-    "ValidationReport",
-    "assign_split",
-    "collate_left_pad",
-    "load_events",
-    "load_schema",
-    "resolve_paths",
-    "scan_events",
-    "split_bounds",
-    "split_cutoffs",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "resolve_paths": "load",
+    "scan_events": "load",
+    "FittedPreprocessor": "preprocess",
+    "EventSchema": "schema",
+    "SchemaError": "schema",
+    "TimeSpec": "schema",
+    "load_schema": "schema",
+    "BadEventError": "validate",
+    "ValidatedEvents": "validate",
+    "ValidationReport": "validate",
+    "load_events": "validate",
+    "EntitySequenceDataset": "windows",
+    "EventWindowDataset": "windows",
+    "assign_split": "windows",
+    "collate_left_pad": "windows",
+    "split_bounds": "windows",
+    "split_cutoffs": "windows",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
