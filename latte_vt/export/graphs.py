@@ -70,8 +70,11 @@ class TransactionStepGraph(nn.Module):
 
     def initial_states(self, batch: int) -> list[Tensor]:
         cfg = self.model.encoder.config
-        one = [torch.zeros(batch, cfg.heads, cfg.latents, cfg.head_dim), torch.zeros(batch, cfg.heads, cfg.latents),
-               torch.full((batch, cfg.heads, cfg.latents), -1e30)]
+        one = [
+            torch.zeros(batch, cfg.heads, cfg.latents, cfg.head_dim),
+            torch.zeros(batch, cfg.heads, cfg.latents),
+            torch.full((batch, cfg.heads, cfg.latents), -1e30),
+        ]
         return [t.clone() for _ in range(self.depth) for t in one]
 
     def forward(self, cat_t: Tensor, num_t: Tensor, *flat_states: Tensor) -> tuple[Tensor, ...]:

@@ -16,13 +16,20 @@ MAX_BATCH = 1 << 16
 MAX_TIME = 1 << 22
 
 
-def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: tuple,
-            opset: int) -> None:
+def _export(
+    module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: tuple, opset: int
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            module.eval(), args, dynamo=True, dynamic_shapes=dynamic, input_names=inputs, output_names=outputs,
-            opset_version=opset, verbose=False,
+            module.eval(),
+            args,
+            dynamo=True,
+            dynamic_shapes=dynamic,
+            input_names=inputs,
+            output_names=outputs,
+            opset_version=opset,
+            verbose=False,
         )
     program.save(str(path), external_data=False)
 
@@ -70,13 +77,21 @@ def export_step_graph(graph: TransactionStepGraph, path: Path, opset: int) -> di
     dynamic = ({0: B}, {0: B}, tuple({0: B} for _ in states))  # *flat_states is one argument to the exporter
     _export(graph, args, path, ["cat", "num", *past], ["logit", *present], dynamic, opset)
     cfg = model.encoder.config
-    shapes = {"S": ["batch", cfg.heads, cfg.latents, cfg.head_dim], "z": ["batch", cfg.heads, cfg.latents],
-              "m": ["batch", cfg.heads, cfg.latents]}
+    shapes = {
+        "S": ["batch", cfg.heads, cfg.latents, cfg.head_dim],
+        "z": ["batch", cfg.heads, cfg.latents],
+        "m": ["batch", cfg.heads, cfg.latents],
+    }
     state_io = {name: {"dtype": "float32", "shape": shapes[name.rsplit(".", 1)[1]]} for name in past}
     return {
-        "inputs": {"cat": {"dtype": "int64", "shape": ["batch", n_cat]},
-                   "num": {"dtype": "float32", "shape": ["batch", n_num]}, **state_io},
-        "outputs": {"logit": {"dtype": "float32", "shape": ["batch"]},
-                    **{n.replace("past_", "present_"): v for n, v in state_io.items()}},
+        "inputs": {
+            "cat": {"dtype": "int64", "shape": ["batch", n_cat]},
+            "num": {"dtype": "float32", "shape": ["batch", n_num]},
+            **state_io,
+        },
+        "outputs": {
+            "logit": {"dtype": "float32", "shape": ["batch"]},
+            **{n.replace("past_", "present_"): v for n, v in state_io.items()},
+        },
         "initial_state": {"S": 0.0, "z": 0.0, "m": -1e30},
     }

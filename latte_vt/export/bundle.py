@@ -1,0 +1,113 @@
+"""Write a bundle: graphs, preprocessing spec, parity results and a hashed manifest — atomically.
+
+The bundle is assembled in ``<out>.partial`` and renamed into place only when every parity check
+passed, so a failing export leaves no bundle behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latte_vt import __version__
+from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
+from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
+from latte_vt.export.parity import ParityError, transaction_parity, video_parity
+from latte_vt.models.transactions import TransactionScorer
+from latte_vt.models.video import VideoClassifier
+from latte_vt.runtime.bundle import SUPPORTED_OPSETS, write_manifest
+
+
+def versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {
+        "latte_vt": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _start(out: Path, opset: int, force: bool) -> Path:
+    if opset not in SUPPORTED_OPSETS:
+        raise ValueError(f"--opset {opset} is not supported (use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1})")
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def _finish(partial: Path, out: Path, manifest: dict[str, Any]) -> Path:
+    if not manifest["parity"]["ok"]:
+        report = partial.with_suffix(".parity.json")
+        report.write_text(json.dumps(manifest["parity"], indent=2))
+        shutil.rmtree(partial)
+        raise ParityError(f"parity failed, bundle not written; details in {report}")
+    manifest["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    manifest["versions"] = versions()
+    write_manifest(partial, manifest)
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    return out
+
+
+def export_transaction_bundle(
+    model: TransactionScorer, preprocessor_json: Path, schema: dict, out: Path, opset: int = 18, force: bool = False
+) -> Path:
+    """model.onnx + step.onnx + preprocessor.json + preprocess.json + manifest.json."""
+    model = model.eval().float()
+    partial = _start(out, opset, force)
+    graphs = {
+        "model": export_transaction_graph(TransactionGraph(model), partial / "model.onnx", opset),
+        "step": export_step_graph(TransactionStepGraph(model), partial / "step.onnx", opset),
+    }
+    shutil.copyfile(preprocessor_json, partial / "preprocessor.json")
+    spec = {
+        "task": "transactions",
+        "schema": schema,
+        "vocab_sizes": model.tokenizer.vocab_sizes,
+        "num_numeric": model.tokenizer.num_numeric,
+        "encoder": vars(model.encoder.config),
+    }
+    (partial / "preprocess.json").write_text(json.dumps(spec, indent=2, default=str))
+    manifest = {
+        "task": "transactions",
+        "opset": opset,
+        "graphs": graphs,
+        "files": dict.fromkeys(["model.onnx", "step.onnx", "preprocessor.json", "preprocess.json"]),
+        "parity": transaction_parity(model, partial),
+    }
+    return _finish(partial, out, manifest)
+
+
+def export_video_bundle(
+    model: VideoClassifier, classes: list[str], data: dict, out: Path, opset: int = 18, force: bool = False
+) -> Path:
+    """model.onnx (uint8 frames in) + preprocess.json (labels, frame size, sampling, mean/std) + manifest."""
+    model = model.eval().float()
+    partial = _start(out, opset, force)
+    num_frames, size = int(data["num_frames"]), int(data["size"])
+    mean, std = list(data["mean"]), list(data["std"])
+    graph = VideoGraph(model, mean, std)
+    graphs = {"model": export_video_graph(graph, num_frames, size, partial / "model.onnx", opset)}
+    spec = {"task": "video", "classes": classes, **data}
+    (partial / "preprocess.json").write_text(json.dumps(spec, indent=2))
+    manifest = {
+        "task": "video",
+        "opset": opset,
+        "graphs": graphs,
+        "files": dict.fromkeys(["model.onnx", "preprocess.json"]),
+        "parity": video_parity(model, partial / "model.onnx", mean, std, num_frames, size),
+    }
+    return _finish(partial, out, manifest)

@@ -1,0 +1,118 @@
+"""Transaction bundle: export with parity, verified loading, torch-free batch and streaming scoring."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+import yaml
+
+from latte_vt.backbone import LatteConfig
+from latte_vt.data.synthetic.transactions import TransactionSynthConfig, write_transactions
+from latte_vt.data.transactions import FittedPreprocessor, load_events, load_schema
+from latte_vt.export.bundle import export_transaction_bundle
+from latte_vt.models.transactions import TransactionScorer as TorchScorer
+from latte_vt.runtime import Bundle, BundleError, StreamingScorer, TransactionScorer
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tx")
+    data = write_transactions(root / "data", TransactionSynthConfig(accounts=40, days=20, seed=3), "parquet")
+    schema_path = data.parent / "schema.yaml"
+    events = load_events(data, load_schema(schema_path)).events
+    pre = FittedPreprocessor.from_schema(load_schema(schema_path), min_freq=1).fit(events, events["time"].max())
+    pre_path = pre.save(root / "preprocessor.json")
+    torch.manual_seed(0)
+    model = TorchScorer(pre.vocab_sizes, len(pre.num_columns), LatteConfig(dim=32, depth=2, heads=2, latents=8))
+    schema = yaml.safe_load(schema_path.read_text())
+    out = export_transaction_bundle(model, pre_path, schema, root / "bundle")
+    torch.save(model.state_dict(), root / "weights.pt")
+    return out
+
+
+def test_manifest_records_files_graphs_and_parity(bundle_dir):
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"model.onnx", "step.onnx", "preprocessor.json", "preprocess.json"}
+    assert manifest["parity"]["ok"] and len(manifest["parity"]["full"]) >= 3
+    assert manifest["parity"]["step_vs_full"]["max_abs_diff"] <= 1e-5
+    assert "past_state.0.S" in manifest["graphs"]["step"]["inputs"]
+    assert manifest["opset"] == 18 and manifest["versions"]["torch"] == torch.__version__
+
+
+def test_batch_scores_every_event_and_equal_streaming(bundle_dir):
+    data = bundle_dir.parent / "data" / "events.parquet"
+    scores = TransactionScorer(bundle_dir).score(data)
+    assert scores.height == pl.read_parquet(data).height
+    assert scores["score"].is_between(0, 1).all()
+    stream = StreamingScorer(bundle_dir)
+    frame = load_events(data, load_schema(bundle_dir.parent / "data" / "schema.yaml")).events
+    first = frame.filter(pl.col("entity") == frame["entity"][0]).head(30)
+    live = [stream.score(row) for row in first.iter_rows(named=True)]
+    batch = scores.filter(pl.col("entity") == frame["entity"][0]).head(30)["score"].to_numpy()
+    assert np.abs(np.array(live) - batch).max() <= 1e-5
+
+
+def test_streaming_snapshot_restore_and_late_events(bundle_dir, tmp_path):
+    data = bundle_dir.parent / "data" / "events.parquet"
+    frame = load_events(data, load_schema(bundle_dir.parent / "data" / "schema.yaml")).events.head(60)
+    rows = list(frame.iter_rows(named=True))
+    whole = StreamingScorer(bundle_dir)
+    expected = whole.score_batch(rows)
+    first = StreamingScorer(bundle_dir)
+    got = first.score_batch(rows[:25])
+    first.snapshot(tmp_path / "state.npz")
+    second = StreamingScorer(bundle_dir)
+    second.restore(tmp_path / "state.npz")
+    got += second.score_batch(rows[25:])
+    assert np.abs(np.array(got) - np.array(expected)).max() <= 1e-6
+    late = dict(rows[30])
+    late["time"] = rows[0]["time"].replace(year=rows[0]["time"].year - 1)
+    with pytest.raises(ValueError, match="older than its last event"):
+        second.score(late)
+
+
+def test_bad_bundles_are_refused(bundle_dir, tmp_path):
+    broken = tmp_path / "b"
+    shutil.copytree(bundle_dir, broken)
+    (broken / "step.onnx").write_bytes(b"tampered")
+    with pytest.raises(BundleError, match="step.onnx does not match its sha256"):
+        Bundle.load(broken)
+    (broken / "step.onnx").unlink()
+    with pytest.raises(BundleError, match="step.onnx is missing"):
+        Bundle.load(broken)
+    shutil.rmtree(broken)
+    shutil.copytree(bundle_dir, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["opset"] = 9
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="opset 9 is not supported"):
+        Bundle.load(broken)
+    with pytest.raises(BundleError, match="not a directory"):
+        Bundle.load(tmp_path / "nope")
+
+
+def test_runtime_runs_where_torch_cannot_be_imported(bundle_dir, tmp_path):
+    fake = tmp_path / "no_torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("torch is not installed in this environment")\n')
+    script = f"""
+import sys
+from latte_vt.runtime import StreamingScorer, TransactionScorer
+scores = TransactionScorer({str(bundle_dir)!r}).score({str(bundle_dir.parent / "data" / "events.parquet")!r})
+StreamingScorer({str(bundle_dir)!r})
+assert "torch" not in sys.modules
+print("scored", scores.height)
+"""
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scored" in proc.stdout
+    check = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True, env=env)
+    assert "not installed" in check.stderr  # the guard really blocks torch
