@@ -66,7 +66,7 @@ class TransactionScoringTask(L.LightningModule):
             raise ValueError("vocab_sizes is required (the CLI links it from the data module)")
         self.save_hyperparameters()
         self.model = TransactionScorer(list(vocab_sizes), num_numeric, encoder)
-        self._outputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"val": [], "test": []}
+        self._outputs: dict[str, list[tuple[np.ndarray, ...]]] = {"val": [], "test": []}
 
     def forward(self, cat: Tensor, num: Tensor, mask: Tensor | None = None) -> Tensor:
         return self.model(cat, num, mask)
@@ -89,18 +89,23 @@ class TransactionScoringTask(L.LightningModule):
         logits = self.model(batch["cat"], batch["num"], batch["mask"])
         self.log(f"{stage}_loss", self._loss(logits, batch), batch_size=len(logits))
         keep = batch["loss_mask"]
-        self._outputs[stage].append((logits[keep].float().cpu().numpy(), batch["label"][keep].cpu().numpy()))
+        parts = [logits[keep].float(), batch["label"][keep]]
+        if "scenario" in batch:  # (B, W) int64 codes into data_info["scenarios"]
+            parts.append(batch["scenario"][keep])
+        self._outputs[stage].append(tuple(x.cpu().numpy() for x in parts))
 
     def _report(self, stage: str) -> dict[str, float]:
         parts = self._outputs[stage]
         self._outputs[stage] = []
         if not parts:
             return {}
-        scores, labels = (np.concatenate(x) for x in zip(*parts, strict=True))
-        metrics = fraud_metrics(scores, labels)
-        for name in ("ap", "roc_auc", "recall_at_1pct_fpr", "recall_at_0.1pct_fpr"):
-            if np.isfinite(metrics[name]):
-                self.log(f"{stage}_{name}", metrics[name], prog_bar=name == "ap")
+        scores, labels, *codes = (np.concatenate(x) for x in zip(*parts, strict=True))
+        names = np.array((self.hparams.data_info or {}).get("scenarios") or [], dtype=object)
+        scenarios = names[codes[0]] if codes and len(names) else None
+        metrics = fraud_metrics(scores, labels, scenarios)
+        for name, value in metrics.items():
+            if name not in ("events", "positives") and np.isfinite(value):
+                self.log(f"{stage}_{name}", value, prog_bar=name == "ap")
         if stage == "test" and self.trainer.is_global_zero and 0 < labels.sum() < len(labels):
             out_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
             print(f"precision-recall curve: {pr_curve_png({'latte': (scores, labels)}, out_dir / 'pr_curve.png')}")
