@@ -6,8 +6,11 @@ command, so ``latte-vt --help`` stays fast and optional dependencies stay option
 
 COMMAND_MODULES = (
     "latte_vt.commands.bench",
+    "latte_vt.commands.classify",
     "latte_vt.commands.data",
     "latte_vt.commands.models",
     "latte_vt.commands.lightning",
+    "latte_vt.commands.export",
+    "latte_vt.commands.score",
     "latte_vt.commands.video_check",
 )

@@ -15,11 +15,18 @@ class LearnedPositions1d(nn.Module):
         self.table = nn.Parameter(torch.randn(length, dim) * 0.02)
 
     def forward(self, length: int) -> Tensor:
-        """(length, dim) position embeddings."""
-        if length == self.table.shape[0]:
-            return self.table
-        stretched = F.interpolate(self.table.T.unsqueeze(0), size=length, mode="linear", align_corners=True)
-        return stretched[0].T  # (length, dim)
+        """(length, dim) position embeddings, linearly interpolated (aligned ends) from the table.
+
+        Written with gathers instead of ``F.interpolate`` so the exported graph keeps ``length`` dynamic;
+        at the learned length it returns the table itself.
+        """
+        L = self.table.shape[0]
+        pos = torch.arange(length, device=self.table.device, dtype=self.table.dtype)  # (T,)
+        pos = pos * (L - 1) / pos[-1:].clamp(min=1.0)  # (T,) in [0, L-1]
+        lo = pos.floor().long().clamp(max=L - 1)
+        hi = (lo + 1).clamp(max=L - 1)
+        w = (pos - lo.to(pos.dtype)).unsqueeze(-1)  # (T, 1)
+        return self.table[lo] * (1 - w) + self.table[hi] * w  # (T, dim)
 
 
 class LearnedPositions2d(nn.Module):

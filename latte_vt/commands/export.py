@@ -1,0 +1,40 @@
+"""``latte-vt export --checkpoint CKPT --out BUNDLE``: ONNX bundle with parity checks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    preset = {}
+    if args.preset:
+        preset = yaml.safe_load(Path(args.preset).read_text()) or {}
+        unknown = set(preset) - {"opset"}
+        if unknown:
+            print(f"error: {args.preset}: unknown preset keys {sorted(unknown)} (known: opset)", file=sys.stderr)
+            return 2
+    opset = args.opset or int(preset.get("opset", 18))
+    from latte_vt.export.checkpoint import export_checkpoint
+    from latte_vt.export.parity import ParityError
+
+    try:
+        out = export_checkpoint(args.checkpoint, args.out, opset=opset, force=args.force)
+    except (FileNotFoundError, FileExistsError, ValueError, ParityError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"bundle written: {out} (parity checks passed; see {out / 'manifest.json'})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("export", help="checkpoint -> ONNX bundle that runs without torch")
+    parser.add_argument("--checkpoint", required=True, help="a video or transaction training checkpoint (.ckpt)")
+    parser.add_argument("--out", required=True, help="bundle directory to write")
+    parser.add_argument("--opset", type=int, help="ONNX opset (default 18, or the preset's)")
+    parser.add_argument("--preset", help="YAML preset under export/ (e.g. export/default.yaml)")
+    parser.add_argument("--force", action="store_true", help="replace an existing bundle")
+    parser.set_defaults(func=run)

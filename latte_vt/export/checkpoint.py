@@ -1,0 +1,70 @@
+"""``latte-vt export``: a training checkpoint (either task) -> a verified ONNX bundle."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latte_vt.backbone import LatteConfig
+from latte_vt.export.bundle import export_transaction_bundle, export_video_bundle
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint dict, loaded with ``weights_only=True`` (never unpickles arbitrary objects)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    torch.serialization.add_safe_globals([LatteConfig])
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
+        raise ValueError(f"{path}: not a readable latte_vt checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def checkpoint_task(ckpt: dict[str, Any], path: Path) -> str:
+    hp = ckpt.get("hyper_parameters", {})
+    info = hp.get("data_info") or {}
+    if "vocab_sizes" in hp or "vocab_sizes" in info:
+        return "transactions"
+    if "num_classes" in hp or "num_classes" in info:
+        return "video"
+    raise ValueError(f"{path}: no latte_vt task hyper-parameters in this checkpoint")
+
+
+def export_checkpoint(path: str | Path, out: str | Path, opset: int = 18, force: bool = False) -> Path:
+    """Export a VideoClassificationTask or TransactionScoringTask checkpoint to ``out``."""
+    path, out = Path(path), Path(out)
+    ckpt = read_checkpoint(path)
+    task = checkpoint_task(ckpt, path)
+    if task == "video":
+        from latte_vt.tasks.video import VideoClassificationTask
+
+        module = VideoClassificationTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+        hp, dm = module.hparams, ckpt.get("datamodule_hyper_parameters", {})
+        data = {
+            "num_frames": int(dm.get("num_frames", hp.num_frames)),
+            "size": int(dm.get("size", hp.image_size)),
+            "num_clips": int(dm.get("num_clips", 1)),
+            "eval_stride": int(dm.get("eval_stride", 2)),
+            "mean": [float(x) for x in dm.get("mean", IMAGENET_MEAN)],
+            "std": [float(x) for x in dm.get("std", IMAGENET_STD)],
+        }
+        return export_video_bundle(module.model, module.classes, data, out, opset, force)
+    from latte_vt.tasks.transactions import TransactionScoringTask
+
+    module = TransactionScoringTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    info = module.hparams.get("data_info") or {}
+    if "preprocessor" not in info or "schema" not in info:
+        raise ValueError(
+            f"{path}: the checkpoint holds no fitted preprocessor/schema (train with TransactionDataModule)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "preprocessor.json"
+        pre.write_text(json.dumps(info["preprocessor"]))
+        return export_transaction_bundle(module.model, pre, info["schema"], out, opset, force)

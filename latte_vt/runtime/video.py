@@ -1,0 +1,81 @@
+"""Clip classification with ``model.onnx``: decode (decord), sample uniform clips, resize/crop in numpy,
+average class probabilities over the clips, return the top-k labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from latte_vt.runtime.bundle import Bundle
+from latte_vt.runtime.transactions import load_bundle
+
+
+def resize_center_crop(frames: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, size, size, 3) uint8: bilinear short-side resize to ``size``, centre crop."""
+    N, H, W, _ = frames.shape
+    scale = size / min(H, W)
+    h, w = max(size, round(H * scale)), max(size, round(W * scale))
+    top, left = (h - size) // 2, (w - size) // 2
+    ys = (np.arange(top, top + size) + 0.5) / scale - 0.5  # source coordinates of the kept rows/cols
+    xs = (np.arange(left, left + size) + 0.5) / scale - 0.5
+    y0 = np.clip(np.floor(ys).astype(int), 0, H - 1)
+    x0 = np.clip(np.floor(xs).astype(int), 0, W - 1)
+    y1, x1 = np.clip(y0 + 1, 0, H - 1), np.clip(x0 + 1, 0, W - 1)
+    wy = np.clip(ys - y0, 0, 1)[None, :, None, None]
+    wx = np.clip(xs - x0, 0, 1)[None, None, :, None]
+    f = frames.astype(np.float32)
+    top_row = f[:, y0][:, :, x0] * (1 - wx) + f[:, y0][:, :, x1] * wx  # (N, size, size, 3)
+    bottom_row = f[:, y1][:, :, x0] * (1 - wx) + f[:, y1][:, :, x1] * wx
+    return np.clip(top_row * (1 - wy) + bottom_row * wy + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Prediction:
+    """Top-k labels and probabilities of one clip (averaged over ``clips`` views)."""
+
+    labels: list[str]
+    probs: list[float]
+    clips: int
+    frames: int
+
+
+class VideoClassifier:
+    """``VideoClassifier(bundle).predict(path_or_frames)`` -> ``Prediction``; frames (T, H, W, 3) uint8."""
+
+    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
+        self.bundle = load_bundle(bundle, "video")
+        spec = self.bundle.preprocess
+        self.classes: list[str] = spec["classes"]
+        self.num_frames, self.size = int(spec["num_frames"]), int(spec["size"])
+        self.num_clips, self.stride = int(spec.get("num_clips", 1)), int(spec.get("eval_stride", 2))
+        self.session = self.bundle.session("model", threads)
+
+    def _clips(self, source: str | Path | np.ndarray) -> tuple[np.ndarray, int]:
+        from latte_vt.data.video.sampling import eval_clip_indices
+
+        if isinstance(source, np.ndarray):
+            if source.ndim != 4 or source.shape[-1] != 3 or source.dtype != np.uint8:
+                raise ValueError(f"frames must be uint8 (T, H, W, 3), got {source.dtype} {source.shape}")
+            n = len(source)
+            idx = eval_clip_indices(n, self.num_frames, self.num_clips, self.stride)  # (V, T)
+            frames = source[idx.ravel()]
+        else:
+            from latte_vt.data.video import reader
+
+            reader.TORCH_BEFORE_DECORD = False  # the runtime never loads torch
+            video = reader.open_video(source)
+            n = video.num_frames
+            idx = eval_clip_indices(n, self.num_frames, self.num_clips, self.stride)
+            frames = video.get(idx.ravel())
+        clips = resize_center_crop(frames, self.size).reshape(*idx.shape, self.size, self.size, 3)
+        return clips, n  # (V, T, S, S, 3)
+
+    def predict(self, source: str | Path | np.ndarray, top_k: int = 5) -> Prediction:
+        clips, n = self._clips(source)
+        (logits,) = self.session.run(None, {"frames": clips})  # (V, C)
+        z = logits - logits.max(axis=-1, keepdims=True)
+        probs = (np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)).mean(axis=0)  # (C,)
+        order = np.argsort(-probs)[: min(top_k, len(self.classes))]
+        return Prediction([self.classes[i] for i in order], [float(probs[i]) for i in order], len(clips), n)

@@ -1,0 +1,83 @@
+"""Video bundle from a checkpoint through ``latte-vt export``; torch-free prediction on a real clip."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from latte_vt.backbone import LatteConfig
+from latte_vt.cli import main
+from latte_vt.data.video.writer import write_video
+from latte_vt.runtime import BundleError, VideoClassifier
+from latte_vt.runtime.video import resize_center_crop
+from latte_vt.tasks.video import VideoClassificationTask
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("video")
+    torch.manual_seed(0)
+    task = VideoClassificationTask(
+        num_classes=3,
+        classes=["a", "b", "c"],
+        encoder=LatteConfig(dim=32, depth=1, heads=2, latents=8),
+        num_frames=4,
+        image_size=32,
+    )
+    path = root / "model.ckpt"
+    torch.save(
+        {
+            "state_dict": task.state_dict(),
+            "hyper_parameters": dict(task.hparams),
+            "datamodule_hyper_parameters": {
+                "num_frames": 4,
+                "size": 32,
+                "num_clips": 2,
+                "eval_stride": 1,
+                "mean": [0.5, 0.5, 0.5],
+                "std": [0.25, 0.25, 0.25],
+            },
+            "pytorch-lightning_version": "2.6.0",
+        },
+        path,
+    )
+    return path
+
+
+def test_export_command_writes_a_bundle_that_classifies_real_clips(checkpoint, tmp_path):
+    out = tmp_path / "bundle"
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--preset", "export/default.yaml"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["task"] == "video" and manifest["parity"]["ok"]
+    assert all(c["same_argmax"] for c in manifest["parity"]["full"])
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 1  # exists, no --force
+    clip = tmp_path / "clip.mp4"
+    frames = np.random.default_rng(0).integers(0, 255, (12, 96, 128, 3), dtype=np.uint8)
+    write_video(clip, frames, fps=25)
+    classifier = VideoClassifier(out)
+    pred = classifier.predict(clip, top_k=2)
+    assert len(pred.labels) == 2 and set(pred.labels) <= {"a", "b", "c"} and pred.clips == 2
+    assert pred.probs[0] >= pred.probs[1] > 0
+    from_array = classifier.predict(frames, top_k=3)
+    assert abs(sum(from_array.probs) - 1) < 1e-5
+    with pytest.raises(ValueError, match=r"uint8 \(T, H, W, 3\)"):
+        classifier.predict(frames.astype(np.float32))
+
+
+def test_bad_checkpoints_and_wrong_bundle_kind(tmp_path, checkpoint, capsys):
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["export", "--checkpoint", str(junk), "--out", str(tmp_path / "b")]) == 1
+    assert "not a readable latte_vt checkpoint" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "b")]) == 1
+    with pytest.raises(BundleError, match="manifest.json is missing"):
+        VideoClassifier(tmp_path)
+
+
+def test_resize_center_crop_keeps_the_centre():
+    frames = np.zeros((1, 60, 100, 3), dtype=np.uint8)
+    frames[:, 20:40, 40:60] = 200  # a centred square
+    out = resize_center_crop(frames, 30)
+    assert out.shape == (1, 30, 30, 3)
+    assert out[0, 15, 15, 0] == 200 and out[0, 0, 0, 0] == 0
