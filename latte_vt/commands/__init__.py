@@ -10,5 +10,6 @@ COMMAND_MODULES = (
     "latte_vt.commands.models",
     "latte_vt.commands.lightning",
     "latte_vt.commands.export",
+    "latte_vt.commands.score",
     "latte_vt.commands.video_check",
 )

@@ -1,0 +1,1 @@
+"""Inference from checkpoints: ``video`` (``latte-vt classify``) and ``transactions`` (``latte-vt score``)."""
