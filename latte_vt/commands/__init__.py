@@ -6,6 +6,7 @@ command, so ``latte-vt --help`` stays fast and optional dependencies stay option
 
 COMMAND_MODULES = (
     "latte_vt.commands.bench",
+    "latte_vt.commands.classify",
     "latte_vt.commands.data",
     "latte_vt.commands.models",
     "latte_vt.commands.lightning",
