@@ -56,6 +56,26 @@ def run_attention(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_transactions(args: argparse.Namespace) -> int:
+    from latte_vt.bench.transactions import TransactionBenchConfig, run_transaction_bench
+
+    cfg = TransactionBenchConfig(
+        accounts=args.accounts,
+        days=args.days,
+        seed=args.seed,
+        epochs=args.epochs,
+        long_lengths=args.long_lengths,
+        threads=args.threads,
+        data_dir=args.data_dir,
+    )
+    json_path = Path(args.json) if args.json else Path("benchmarks") / "transactions-cpu.json"
+    md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
+    payload = run_transaction_bench(cfg, json_path, md_path, json_path.with_name(json_path.stem + "-pr.png"))
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+    return 0 if payload["goal_latte_ap_ge_best_baseline"] else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks against the competitors, in one run")
     bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH")
@@ -77,3 +97,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--default-malloc", action="store_true", help="leave glibc malloc untuned (slower for both contestants)"
     )
     att.set_defaults(func=run_attention)
+
+    tx = bench_sub.add_parser("transactions", help="causal Latte vs GRU vs gradient-boosted trees on synthetic fraud")
+    tx.add_argument("--json", help="results JSON (default benchmarks/transactions-cpu.json)")
+    tx.add_argument("--markdown", help="Markdown report (default: the JSON path with .md)")
+    tx.add_argument("--accounts", type=int, default=600, help="accounts in the synthetic log")
+    tx.add_argument("--days", type=int, default=60, help="days in the synthetic log")
+    tx.add_argument("--seed", type=int, default=0)
+    tx.add_argument("--epochs", type=int, default=2, help="training epochs of each sequence model")
+    tx.add_argument("--long-lengths", type=int_list, default=(10_000, 30_000, 100_000), help="one-account lengths")
+    tx.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    tx.add_argument("--data-dir", help="keep/reuse the generated log here (default: a temporary folder)")
+    tx.set_defaults(func=run_transactions)

@@ -1,0 +1,282 @@
+"""``latte-vt bench transactions``: causal Latte vs a GRU (same tokenizer, same training loop) vs gradient-
+boosted trees on polars rolling features, on one synthetic log and one time split.
+
+All three train on the training period and are scored on the test period; the sequence models score
+each account's full history in one causal pass (as ``latte-vt score`` does). Reported per model: AP,
+ROC-AUC, recall at 1 % / 0.1 % FPR, recall per fraud scenario at 1 % FPR, training seconds and scoring
+events/s; plus one account with 10k..100k events scored in one pass (time and peak memory vs length),
+and a precision-recall PNG with the three curves.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from latte_vt.bench.measure import peak_memory_of
+from latte_vt.bench.report import environment, fmt_bytes, markdown_table, write_outputs
+
+
+@dataclass
+class TransactionBenchConfig:
+    """Data, split, models and training budget of the transaction benchmark."""
+
+    accounts: int = 600
+    days: int = 60
+    seed: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    window: int = 128
+    stride: int = 64
+    batch_size: int = 32
+    epochs: int = 2
+    lr: float = 2e-3
+    pos_weight: float = 10.0
+    dim: int = 64
+    depth: int = 2
+    heads: int = 4
+    latents: int = 16
+    gru_layers: int = 2
+    long_lengths: tuple[int, ...] = (10_000, 30_000, 100_000)
+    threads: int | None = None
+    data_dir: str | None = None
+
+
+def _prepare(cfg: TransactionBenchConfig, out_dir: Path) -> dict[str, Any]:
+    """Generate (or reuse) the log, validate, split by time, fit the preprocessor on train, encode."""
+    from latte_vt.data.synthetic.transactions import SCHEMA, TransactionSynthConfig, write_transactions
+    from latte_vt.data.transactions import FittedPreprocessor, load_events, load_schema, split_cutoffs
+
+    path = out_dir / "events.parquet"
+    if not path.exists():
+        write_transactions(out_dir, TransactionSynthConfig(accounts=cfg.accounts, days=cfg.days, seed=cfg.seed))
+    schema = load_schema(SCHEMA)
+    events = load_events(path, schema).events
+    val_start, test_start = split_cutoffs(events, cfg.val_fraction, cfg.test_fraction)
+    pre = FittedPreprocessor.from_schema(schema).fit(events, train_end=val_start)
+    return {"events": events, "encoded": pre.transform(events), "pre": pre, "cutoffs": (val_start, test_start)}
+
+
+def train_sequence_model(model: nn.Module, windows, cfg: TransactionBenchConfig, name: str) -> float:
+    """The one training loop of both sequence models: AdamW, warmup + cosine, weighted BCE; returns seconds."""
+    import torch.nn.functional as F
+    from tqdm import tqdm
+
+    from latte_vt.tasks.schedule import adamw_warmup_cosine
+
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = torch.utils.data.DataLoader(windows, batch_size=cfg.batch_size, shuffle=True, generator=generator)
+    opt = adamw_warmup_cosine(model, cfg.lr, 0.01, cfg.epochs * len(loader), 0.05)
+    optimizer, scheduler = opt["optimizer"], opt["lr_scheduler"]["scheduler"]
+    pos_weight = torch.tensor(cfg.pos_weight)
+    model.train()
+    began = time.perf_counter()
+    with tqdm(total=cfg.epochs * len(loader), desc=f"train {name}", unit="batch", file=sys.stderr) as bar:
+        for _ in range(cfg.epochs):
+            for batch in loader:
+                logits = model(batch["cat"], batch["num"], batch["mask"])  # (B, W)
+                keep = batch["loss_mask"]
+                loss = F.binary_cross_entropy_with_logits(logits[keep], batch["label"][keep], pos_weight=pos_weight)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                bar.update()
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+    model.eval()
+    return time.perf_counter() - began
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    began = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - began
+
+
+def _long_worker(spec: dict) -> dict:
+    """In a fresh process: score one account of ``spec["events"]`` random events in one causal pass."""
+    from latte_vt.backbone import LatteConfig
+    from latte_vt.models.transactions import TransactionScorer
+
+    torch.set_num_threads(spec["threads"])
+    model = TransactionScorer(spec["vocab_sizes"], spec["num_numeric"], LatteConfig(**spec["encoder"])).eval()
+    model.load_state_dict(spec["state"])
+    T, g = spec["events"], torch.Generator().manual_seed(0)
+    cat = torch.stack([torch.randint(2, v, (1, T), generator=g) for v in spec["vocab_sizes"]], -1)  # (1, T, F_cat)
+    num = torch.randn(1, T, spec["num_numeric"], generator=g)  # (1, T, F_num)
+    mask = torch.ones(1, T, dtype=torch.bool)
+    with torch.inference_mode():
+        model(cat[:, :64], num[:, :64], mask[:, :64])  # warm-up
+        seconds, peak = peak_memory_of(lambda: model(cat, num, mask), "cpu")
+    return {"events": T, "seconds": seconds, "events_per_s": T / seconds, "peak_bytes": peak}
+
+
+def long_entity_scaling(model: nn.Module, vocab_sizes: list[int], num_numeric: int, lengths: tuple[int, ...]):
+    """One account with T events scored in one causal pass, each T in a fresh process: seconds and peak
+    extra memory (RSS high-water mark above the process's baseline)."""
+    import multiprocessing
+
+    base = {
+        "vocab_sizes": vocab_sizes,
+        "num_numeric": num_numeric,
+        "encoder": asdict(model.encoder.config),
+        "state": {k: v.clone() for k, v in model.state_dict().items()},
+        "threads": torch.get_num_threads(),
+    }
+    rows = []
+    ctx = multiprocessing.get_context("spawn")
+    for T in lengths:
+        with ctx.Pool(1) as pool:
+            rows.append(pool.apply(_long_worker, (base | {"events": T},)))
+        print(
+            f"long account: T={T} {rows[-1]['seconds']:.2f} s, peak {fmt_bytes(rows[-1]['peak_bytes'])}",
+            file=sys.stderr,
+        )
+    return rows
+
+
+def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path: Path, png_path: Path) -> dict:
+    """Run the whole benchmark; writes JSON, Markdown and the PR-curve PNG; returns the payload."""
+    from latte_vt.backbone import LatteConfig
+    from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, fit_gbdt, rolling_features
+    from latte_vt.data.transactions import EventWindowDataset
+    from latte_vt.inference.transactions import score_encoded
+    from latte_vt.metrics.fraud import fraud_metrics
+    from latte_vt.models.gru import GRUScorer
+    from latte_vt.models.transactions import TransactionScorer
+    from latte_vt.tasks.plots import pr_curve_png
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _prepare(cfg, Path(cfg.data_dir or tmp))
+    events, encoded, pre = data["events"], data["encoded"], data["pre"]
+    val_start, test_start = data["cutoffs"]
+    in_test = (encoded["time"] >= test_start).to_numpy()
+    labels = encoded["label"].fill_null(0).to_numpy()[in_test]
+    scenarios = encoded["scenario"].to_numpy()[in_test]
+    windows = EventWindowDataset(encoded, pre.cat_columns, pre.num_columns, cfg.window, cfg.stride, end=val_start)
+    print(
+        f"{encoded.height} events ({int(labels.sum())} labelled fraud in test), {len(windows)} training windows",
+        file=sys.stderr,
+    )
+    vocab, n_num = pre.vocab_sizes, len(pre.num_columns)
+    latte_cfg = LatteConfig(dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents)
+    contestants = {
+        "latte": TransactionScorer(vocab, n_num, latte_cfg),
+        "gru": GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),
+    }
+    results: dict[str, dict[str, Any]] = {}
+    curves = {}
+    for name, model in contestants.items():
+        train_s = train_sequence_model(model, windows, cfg, name)
+        scores, score_s = _timed(lambda m=model: score_encoded(m, encoded, pre.cat_columns, pre.num_columns))
+        results[name] = fraud_metrics(scores[in_test], labels, scenarios) | {
+            "train_s": train_s,
+            "score_events_per_s": encoded.height / score_s,
+            "params": sum(p.numel() for p in model.parameters()),
+        }
+        curves[name] = (scores[in_test], labels)
+        print(f"{name}: AP {results[name]['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
+
+    feats, feat_s = _timed(lambda: rolling_features(events))  # same row order as `encoded` (entity, time)
+    x, y = feature_matrix(feats), events["label"].fill_null(0).to_numpy()
+    train_rows = (events["time"] < val_start).to_numpy()
+    gbdt, train_s = _timed(lambda: fit_gbdt(x[train_rows], y[train_rows], categorical_mask(feats), cfg.seed))
+    scores, predict_s = _timed(lambda: gbdt.predict_proba(x)[:, 1])
+    results["gbdt"] = fraud_metrics(scores[in_test], labels, scenarios) | {
+        "train_s": train_s,
+        "score_events_per_s": events.height / (feat_s + predict_s),
+        "iterations": int(gbdt.n_iter_),
+        "features": feats.drop("entity", "time").columns,
+    }
+    curves["gbdt"] = (scores[in_test], labels)
+    print(f"gbdt: AP {results['gbdt']['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
+    pr_curve_png(curves, png_path, title="test period: precision-recall")
+
+    scaling = long_entity_scaling(contestants["latte"], vocab, n_num, cfg.long_lengths)
+    payload = {
+        "benchmark": "transactions",
+        "config": asdict(cfg),
+        "environment": environment("cpu") | {"load_average_at_start": _loadavg()},
+        "data": {
+            "events": encoded.height,
+            "test_events": int(in_test.sum()),
+            "test_positives": int(labels.sum()),
+            "val_start": val_start.isoformat(),
+            "test_start": test_start.isoformat(),
+            "training_windows": len(windows),
+        },
+        **{f"ap_{name}": r["ap"] for name, r in results.items()},
+        "models": results,
+        "long_account": scaling,
+        "pr_curve": str(png_path),
+        "total_s": time.perf_counter() - began,
+    }
+    payload["goal_latte_ap_ge_best_baseline"] = bool(payload["ap_latte"] >= max(payload["ap_gru"], payload["ap_gbdt"]))
+    write_outputs(payload, markdown(payload), json_path, md_path)
+    return payload
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+def markdown(payload: dict) -> str:
+    """The report: one row per model, per-scenario recall, and the long-account scaling table."""
+    models = payload["models"]
+    names = list(models)
+    scen = sorted({k.split("/", 1)[1] for r in models.values() for k in r if k.startswith("recall_1pct_fpr/")})
+    rows = [
+        [
+            name,
+            f"{r['ap']:.4f}",
+            f"{r['roc_auc']:.4f}",
+            f"{r['recall_at_1pct_fpr']:.3f}",
+            f"{r['recall_at_0.1pct_fpr']:.3f}",
+            f"{r['train_s']:.0f} s",
+            f"{r['score_events_per_s']:,.0f}",
+        ]
+        for name, r in models.items()
+    ]
+    scen_rows = [[s, *(f"{models[n].get(f'recall_1pct_fpr/{s}', math.nan):.3f}" for n in names)] for s in scen]
+    long_rows = [
+        [f"{r['events']:,}", f"{r['seconds']:.2f} s", f"{r['events_per_s']:,.0f}", fmt_bytes(r["peak_bytes"])]
+        for r in payload["long_account"]
+    ]
+    d, env = payload["data"], payload["environment"]
+    return "\n\n".join(
+        [
+            "# Transaction scoring: Latte vs GRU vs gradient-boosted trees (CPU)",
+            f"`latte-vt bench transactions`: synthetic log of {d['events']:,} events "
+            f"({payload['config']['accounts']} accounts, {payload['config']['days']} days), time split; test period "
+            f"from {d['test_start']} ({d['test_events']:,} events, {d['test_positives']} labelled fraud). Sequence "
+            "models score each account's full history in one causal pass; the GBDT uses polars rolling features. "
+            f"Total run {payload['total_s'] / 60:.1f} min on {env['cpu_count']} CPU cores (load average at start "
+            f"{env.get('load_average_at_start')}; the machine was shared, so times are indicative).",
+            markdown_table(
+                ["model", "AP", "ROC-AUC", "recall@1%FPR", "recall@0.1%FPR", "train", "scoring events/s"], rows
+            ),
+            f"Goal Latte AP >= best baseline: **{'met' if payload['goal_latte_ap_ge_best_baseline'] else 'not met'}**.",
+            "Recall per fraud scenario at the 1 % FPR threshold:",
+            markdown_table(["scenario", *names], scen_rows),
+            "One account's history scored in one pass (Latte, batch 1): time and peak extra memory vs length.",
+            markdown_table(["events", "time", "events/s", "peak memory"], long_rows),
+            f"![precision-recall]({Path(payload['pr_curve']).name})",
+        ]
+    )
