@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.ignored} file(s) without a video suffix were ignored")
     print(f"classified {len(result.predictions)} file(s); {len(result.failures)} unreadable")
     if args.output:
-        meta = {"checkpoint": str(args.checkpoint), "classes": predictor.classes, **predictor.settings.__dict__}
+        meta = {"checkpoint": str(args.checkpoint), "classes": predictor.classes, **asdict(predictor.settings)}
         write_output(Path(args.output), result.predictions, result.failures, meta)
         print(f"wrote {args.output}")
     return 0 if result.predictions else 1

@@ -9,7 +9,7 @@ prepared exactly as at validation. Unreadable files never stop a run: they come 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ class VideoPredictor:
         raw = torch.load(path, map_location="cpu", weights_only=True)
         settings = ClipSettings.from_checkpoint(raw)
         if num_clips is not None:
-            settings = ClipSettings(**{**settings.__dict__, "num_clips": num_clips})
+            settings = replace(settings, num_clips=num_clips)
         self.settings = settings
         self.device = torch.device(device)
         task = VideoClassificationTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
