@@ -1,0 +1,31 @@
+"""Worker process for ``latte-vt bench video``: one (mixer, tokens) encoder forward case -> one JSON line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+
+from latte_vt.backbone import LatteConfig, LatteEncoder
+from latte_vt.bench.measure import peak_memory_of, summarize, time_fn
+
+
+def run_case(spec: dict) -> dict:
+    """Seeded encoder and tokens; peak memory on the first (warm-up) forward, then timed forwards."""
+    torch.manual_seed(spec["seed"])
+    cfg = LatteConfig(spec["dim"], spec["depth"], spec["heads"], spec["latents"], mixer=spec["mixer"], pooling="mean")
+    encoder = LatteEncoder(cfg).eval()
+    tokens = torch.randn(1, spec["tokens"], spec["dim"])  # (1, N, D)
+
+    @torch.no_grad()
+    def call() -> None:
+        encoder(tokens)
+
+    first, peak = peak_memory_of(call, "cpu")
+    times = time_fn(call, "cpu", first, 3, spec["budget_s"])
+    return {**summarize(times), "peak_bytes": peak, "first_s": first}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_case(json.loads(sys.argv[1]))))
