@@ -37,9 +37,9 @@ class TransactionBenchConfig:
     test_fraction: float = 0.15
     window: int = 128
     stride: int = 64
-    batch_size: int = 32
-    epochs: int = 2
-    lr: float = 2e-3
+    batch_size: int = 16
+    epochs: int = 3
+    lr: float = 3e-3
     pos_weight: float = 10.0
     dim: int = 64
     depth: int = 2

@@ -38,7 +38,7 @@ def test_rolling_features_per_account_from_the_past_only():
     ]
     f = rolling_features(canonical(rows))
     a = f.filter(pl.col("entity") == "a")
-    assert a["count_1h"].to_list() == [1, 2, 2, 1]  # 90 min: the event at 0 min has left the hour
+    assert a["count_1h"].to_list() == [1, 2, 1, 1]  # windows are (t - 1 h, t]: at 90 min, 30 min is out
     assert a["count_24h"].to_list() == [1, 2, 3, 1]
     assert a["sum_24h"].to_list() == [10, 30, 60, 40]
     assert a["count_7d"].to_list() == [1, 2, 3, 4]
