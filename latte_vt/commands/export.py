@@ -13,16 +13,17 @@ def run(args: argparse.Namespace) -> int:
     preset = {}
     if args.preset:
         preset = yaml.safe_load(Path(args.preset).read_text()) or {}
-        unknown = set(preset) - {"opset"}
+        unknown = set(preset) - {"opset", "int8"}
         if unknown:
-            print(f"error: {args.preset}: unknown preset keys {sorted(unknown)} (known: opset)", file=sys.stderr)
+            print(f"error: {args.preset}: unknown preset keys {sorted(unknown)} (known: opset, int8)", file=sys.stderr)
             return 2
     opset = args.opset or int(preset.get("opset", 18))
     from latte_vt.export.checkpoint import export_checkpoint
     from latte_vt.export.parity import ParityError
 
     try:
-        out = export_checkpoint(args.checkpoint, args.out, opset=opset, force=args.force)
+        int8 = args.int8 or bool(preset.get("int8", False))
+        out = export_checkpoint(args.checkpoint, args.out, opset=opset, force=args.force, int8=int8)
     except (FileNotFoundError, FileExistsError, ValueError, ParityError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -37,4 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--opset", type=int, help="ONNX opset (default 18, or the preset's)")
     parser.add_argument("--preset", help="YAML preset under export/ (e.g. export/default.yaml)")
     parser.add_argument("--force", action="store_true", help="replace an existing bundle")
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="also ship a dynamic-int8 graph if the task metric on the validation data drops <= 1 point",
+    )
     parser.set_defaults(func=run)

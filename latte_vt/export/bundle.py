@@ -10,12 +10,14 @@ import datetime as dt
 import json
 import platform
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from latte_vt import __version__
+from latte_vt.export import int8
 from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
 from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
 from latte_vt.export.parity import ParityError, transaction_parity, video_parity
@@ -48,12 +50,16 @@ def _start(out: Path, opset: int, force: bool) -> Path:
     return partial
 
 
-def _finish(partial: Path, out: Path, manifest: dict[str, Any]) -> Path:
+def _finish(partial: Path, out: Path, manifest: dict[str, Any], judge_int8: Callable[[], dict] | None = None) -> Path:
     if not manifest["parity"]["ok"]:
         report = partial.with_suffix(".parity.json")
         report.write_text(json.dumps(manifest["parity"], indent=2))
         shutil.rmtree(partial)
         raise ParityError(f"parity failed, bundle not written; details in {report}")
+    if judge_int8 is not None:  # judged by the task metric; shipped only when within tolerance
+        manifest["int8"] = judge_int8()
+        if manifest["int8"]["accepted"]:
+            manifest["files"]["model.int8.onnx"] = None
     manifest["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     manifest["versions"] = versions()
     write_manifest(partial, manifest)
@@ -63,9 +69,16 @@ def _finish(partial: Path, out: Path, manifest: dict[str, Any]) -> Path:
 
 
 def export_transaction_bundle(
-    model: TransactionScorer, preprocessor_json: Path, schema: dict, out: Path, opset: int = 18, force: bool = False
+    model: TransactionScorer,
+    preprocessor_json: Path,
+    schema: dict,
+    out: Path,
+    opset: int = 18,
+    force: bool = False,
+    int8_events: Any = None,
 ) -> Path:
-    """model.onnx + step.onnx + preprocessor.json + preprocess.json + manifest.json."""
+    """model.onnx + step.onnx + preprocessor.json + preprocess.json + manifest.json; with ``int8_events``
+    (labelled validation events, a canonical frame) also model.int8.onnx when its AP drops <= 1 point."""
     model = model.eval().float()
     partial = _start(out, opset, force)
     graphs = {
@@ -88,13 +101,26 @@ def export_transaction_bundle(
         "files": dict.fromkeys(["model.onnx", "step.onnx", "preprocessor.json", "preprocess.json"]),
         "parity": transaction_parity(model, partial),
     }
-    return _finish(partial, out, manifest)
+    judge_int8 = None
+    if int8_events is not None:
+
+        def judge_int8() -> dict:
+            return int8.judge(partial, "average_precision", int8.transaction_evaluator(partial, int8_events))
+
+    return _finish(partial, out, manifest, judge_int8)
 
 
 def export_video_bundle(
-    model: VideoClassifier, classes: list[str], data: dict, out: Path, opset: int = 18, force: bool = False
+    model: VideoClassifier,
+    classes: list[str],
+    data: dict,
+    out: Path,
+    opset: int = 18,
+    force: bool = False,
+    int8_samples: list[tuple[str, str]] | None = None,
 ) -> Path:
-    """model.onnx (uint8 frames in) + preprocess.json (labels, frame size, sampling, mean/std) + manifest."""
+    """model.onnx (uint8 frames in) + preprocess.json (labels, frame size, sampling, mean/std) + manifest;
+    with ``int8_samples`` ((path, label) validation clips) also model.int8.onnx when top-1 drops <= 1 point."""
     model = model.eval().float()
     partial = _start(out, opset, force)
     num_frames, size = int(data["num_frames"]), int(data["size"])
@@ -110,4 +136,10 @@ def export_video_bundle(
         "files": dict.fromkeys(["model.onnx", "preprocess.json"]),
         "parity": video_parity(model, partial / "model.onnx", mean, std, num_frames, size),
     }
-    return _finish(partial, out, manifest)
+    judge_int8 = None
+    if int8_samples is not None:
+
+        def judge_int8() -> dict:
+            return int8.judge(partial, "top1", int8.video_evaluator(spec, classes, int8_samples))
+
+    return _finish(partial, out, manifest, judge_int8)

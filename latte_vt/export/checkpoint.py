@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 from pathlib import Path
@@ -37,8 +38,32 @@ def checkpoint_task(ckpt: dict[str, Any], path: Path) -> str:
     raise ValueError(f"{path}: no latte_vt task hyper-parameters in this checkpoint")
 
 
-def export_checkpoint(path: str | Path, out: str | Path, opset: int = 18, force: bool = False) -> Path:
-    """Export a VideoClassificationTask or TransactionScoringTask checkpoint to ``out``."""
+def _video_val_samples(dm: dict[str, Any], path: Path) -> list[tuple[str, str]]:
+    from latte_vt.data.video.sources import list_samples, split_source
+
+    if "root" not in dm:
+        raise ValueError(f"{path}: --int8 needs the validation split, but the checkpoint names no data root")
+    return [(str(s.path), s.label) for s in list_samples(split_source(dm["root"], "val"))]
+
+
+def _transaction_val_events(dm: dict[str, Any], info: dict[str, Any], path: Path):
+    import polars as pl
+
+    from latte_vt.data.transactions.schema import load_schema
+    from latte_vt.data.transactions.validate import load_events
+
+    if "paths" not in dm or "val_start" not in info:
+        raise ValueError(f"{path}: --int8 needs the validation period, but the checkpoint names no event files")
+    events = load_events(dm["paths"], load_schema(info["schema"])).events
+    start, end = dt.datetime.fromisoformat(info["val_start"]), dt.datetime.fromisoformat(info["test_start"])
+    return events.filter((pl.col("time") >= start) & (pl.col("time") < end))
+
+
+def export_checkpoint(
+    path: str | Path, out: str | Path, opset: int = 18, force: bool = False, int8: bool = False
+) -> Path:
+    """Export a VideoClassificationTask or TransactionScoringTask checkpoint to ``out``; with ``int8`` also
+    a dynamic-int8 graph, judged on the checkpoint's validation data."""
     path, out = Path(path), Path(out)
     ckpt = read_checkpoint(path)
     task = checkpoint_task(ckpt, path)
@@ -55,7 +80,8 @@ def export_checkpoint(path: str | Path, out: str | Path, opset: int = 18, force:
             "mean": [float(x) for x in dm.get("mean", IMAGENET_MEAN)],
             "std": [float(x) for x in dm.get("std", IMAGENET_STD)],
         }
-        return export_video_bundle(module.model, module.classes, data, out, opset, force)
+        samples = _video_val_samples(dm, path) if int8 else None
+        return export_video_bundle(module.model, module.classes, data, out, opset, force, samples)
     from latte_vt.tasks.transactions import TransactionScoringTask
 
     module = TransactionScoringTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
@@ -64,7 +90,8 @@ def export_checkpoint(path: str | Path, out: str | Path, opset: int = 18, force:
         raise ValueError(
             f"{path}: the checkpoint holds no fitted preprocessor/schema (train with TransactionDataModule)"
         )
+    events = _transaction_val_events(ckpt.get("datamodule_hyper_parameters", {}), info, path) if int8 else None
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "preprocessor.json"
         pre.write_text(json.dumps(info["preprocessor"]))
-        return export_transaction_bundle(module.model, pre, info["schema"], out, opset, force)
+        return export_transaction_bundle(module.model, pre, info["schema"], out, opset, force, events)

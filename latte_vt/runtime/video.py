@@ -31,6 +31,27 @@ def resize_center_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return np.clip(top_row * (1 - wy) + bottom_row * wy + 0.5, 0, 255).astype(np.uint8)
 
 
+def clip_batch(source: str | Path | np.ndarray, spec: dict) -> np.ndarray:
+    """Decode (or take) frames and build the uniform eval clips: (V, T, S, S, 3) uint8."""
+    from latte_vt.data.video.sampling import eval_clip_indices
+
+    num_frames, size = int(spec["num_frames"]), int(spec["size"])
+    num_clips, stride = int(spec.get("num_clips", 1)), int(spec.get("eval_stride", 2))
+    if isinstance(source, np.ndarray):
+        if source.ndim != 4 or source.shape[-1] != 3 or source.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 (T, H, W, 3), got {source.dtype} {source.shape}")
+        idx = eval_clip_indices(len(source), num_frames, num_clips, stride)  # (V, T)
+        frames = source[idx.ravel()]
+    else:
+        from latte_vt.data.video import reader
+
+        reader.TORCH_BEFORE_DECORD = False  # the runtime never loads torch
+        video = reader.open_video(source)
+        idx = eval_clip_indices(video.num_frames, num_frames, num_clips, stride)
+        frames = video.get(idx.ravel())
+    return resize_center_crop(frames, size).reshape(*idx.shape, size, size, 3)
+
+
 @dataclass
 class Prediction:
     """Top-k labels and probabilities of one clip (averaged over ``clips`` views)."""
@@ -38,44 +59,20 @@ class Prediction:
     labels: list[str]
     probs: list[float]
     clips: int
-    frames: int
 
 
 class VideoClassifier:
     """``VideoClassifier(bundle).predict(path_or_frames)`` -> ``Prediction``; frames (T, H, W, 3) uint8."""
 
-    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None) -> None:
+    def __init__(self, bundle: Bundle | str | Path, threads: int | None = None, precision: str = "fp32") -> None:
         self.bundle = load_bundle(bundle, "video")
-        spec = self.bundle.preprocess
-        self.classes: list[str] = spec["classes"]
-        self.num_frames, self.size = int(spec["num_frames"]), int(spec["size"])
-        self.num_clips, self.stride = int(spec.get("num_clips", 1)), int(spec.get("eval_stride", 2))
-        self.session = self.bundle.session("model", threads)
-
-    def _clips(self, source: str | Path | np.ndarray) -> tuple[np.ndarray, int]:
-        from latte_vt.data.video.sampling import eval_clip_indices
-
-        if isinstance(source, np.ndarray):
-            if source.ndim != 4 or source.shape[-1] != 3 or source.dtype != np.uint8:
-                raise ValueError(f"frames must be uint8 (T, H, W, 3), got {source.dtype} {source.shape}")
-            n = len(source)
-            idx = eval_clip_indices(n, self.num_frames, self.num_clips, self.stride)  # (V, T)
-            frames = source[idx.ravel()]
-        else:
-            from latte_vt.data.video import reader
-
-            reader.TORCH_BEFORE_DECORD = False  # the runtime never loads torch
-            video = reader.open_video(source)
-            n = video.num_frames
-            idx = eval_clip_indices(n, self.num_frames, self.num_clips, self.stride)
-            frames = video.get(idx.ravel())
-        clips = resize_center_crop(frames, self.size).reshape(*idx.shape, self.size, self.size, 3)
-        return clips, n  # (V, T, S, S, 3)
+        self.classes: list[str] = self.bundle.preprocess["classes"]
+        self.session = self.bundle.session("model.int8" if precision == "int8" else "model", threads)
 
     def predict(self, source: str | Path | np.ndarray, top_k: int = 5) -> Prediction:
-        clips, n = self._clips(source)
+        clips = clip_batch(source, self.bundle.preprocess)  # (V, T, S, S, 3)
         (logits,) = self.session.run(None, {"frames": clips})  # (V, C)
         z = logits - logits.max(axis=-1, keepdims=True)
         probs = (np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)).mean(axis=0)  # (C,)
         order = np.argsort(-probs)[: min(top_k, len(self.classes))]
-        return Prediction([self.classes[i] for i in order], [float(probs[i]) for i in order], len(clips), n)
+        return Prediction([self.classes[i] for i in order], [float(probs[i]) for i in order], len(clips))

@@ -32,18 +32,41 @@ def bundle_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = TorchScorer(pre.vocab_sizes, len(pre.num_columns), LatteConfig(dim=32, depth=2, heads=2, latents=8))
     schema = yaml.safe_load(schema_path.read_text())
-    out = export_transaction_bundle(model, pre_path, schema, root / "bundle")
+    late = events.filter(pl.col("time") >= events["time"].quantile(0.7))  # a validation period
+    out = export_transaction_bundle(model, pre_path, schema, root / "bundle", int8_events=late)
     torch.save(model.state_dict(), root / "weights.pt")
     return out
 
 
 def test_manifest_records_files_graphs_and_parity(bundle_dir):
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"model.onnx", "step.onnx", "preprocessor.json", "preprocess.json"}
+    assert set(manifest["files"]) - {"model.int8.onnx"} == {
+        "model.onnx",
+        "step.onnx",
+        "preprocessor.json",
+        "preprocess.json",
+    }
     assert manifest["parity"]["ok"] and len(manifest["parity"]["full"]) >= 3
     assert manifest["parity"]["step_vs_full"]["max_abs_diff"] <= 1e-5
     assert "past_state.0.S" in manifest["graphs"]["step"]["inputs"]
     assert manifest["opset"] == 18 and manifest["versions"]["torch"] == torch.__version__
+
+
+def test_int8_is_judged_by_average_precision(bundle_dir):
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    judged = manifest["int8"]
+    assert judged["metric"] == "average_precision" and judged["evaluated_on"] > 100
+    assert 0 <= judged["fp32"] <= 1 and 0 <= judged["int8"] <= 1
+    assert judged["accepted"] == (judged["drop_points"] <= 1.0)
+    assert ("model.int8.onnx" in manifest["files"]) == judged["accepted"]
+    assert (bundle_dir / "model.int8.onnx").exists() == judged["accepted"]
+    if judged["accepted"]:
+        data = bundle_dir.parent / "data" / "events.parquet"
+        fp32, q8 = (
+            TransactionScorer(bundle_dir).score(data),
+            TransactionScorer(bundle_dir, precision="int8").score(data),
+        )
+        assert fp32.height == q8.height and not np.array_equal(fp32["score"].to_numpy(), q8["score"].to_numpy())
 
 
 def test_batch_scores_every_event_and_equal_streaming(bundle_dir):

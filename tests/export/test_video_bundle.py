@@ -65,6 +65,26 @@ def test_export_command_writes_a_bundle_that_classifies_real_clips(checkpoint, t
         classifier.predict(frames.astype(np.float32))
 
 
+def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = ["path,label"]
+    for i, label in enumerate(["a", "b", "c", "a"]):
+        frames = np.random.default_rng(i).integers(0, 255, (8, 64, 80, 3), dtype=np.uint8)
+        write_video(data / f"clip{i}.mp4", frames, fps=25)
+        rows.append(f"clip{i}.mp4,{label}")
+    (data / "val.csv").write_text("\n".join(rows) + "\n")
+    ckpt = torch.load(checkpoint, weights_only=False)
+    ckpt["datamodule_hyper_parameters"]["root"] = str(data)
+    path = tmp_path / "with_data.ckpt"
+    torch.save(ckpt, path)
+    out = tmp_path / "bundle"
+    assert main(["export", "--checkpoint", str(path), "--out", str(out), "--preset", "export/edge-int8.yaml"]) == 0
+    judged = json.loads((out / "manifest.json").read_text())["int8"]
+    assert judged["metric"] == "top1" and judged["evaluated_on"] == 4
+    assert judged["accepted"] == (judged["drop_points"] <= 1.0) == (out / "model.int8.onnx").exists()
+
+
 def test_bad_checkpoints_and_wrong_bundle_kind(tmp_path, checkpoint, capsys):
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"not a checkpoint")
