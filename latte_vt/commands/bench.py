@@ -56,6 +56,15 @@ def run_attention(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_onnx(args: argparse.Namespace) -> int:
+    from latte_vt.bench.onnx import run_onnx_bench
+
+    json_path = Path(args.json) if args.json else Path("benchmarks") / "onnx-cpu.json"
+    run_onnx_bench(json_path, json_path.with_suffix(".md"), reps=args.reps)
+    print(f"wrote {json_path} and {json_path.with_suffix('.md')}")
+    return 0
+
+
 def run_transactions(args: argparse.Namespace) -> int:
     from latte_vt.bench.transactions import TransactionBenchConfig, run_transaction_bench
 
@@ -76,6 +85,27 @@ def run_transactions(args: argparse.Namespace) -> int:
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     return 0 if payload["goal_latte_ap_ge_best_baseline"] else 1
+
+
+def run_video(args: argparse.Namespace) -> int:
+    from latte_vt.bench.video import VideoBenchConfig, run_video_bench
+
+    if args.budget <= 0:
+        print("error: --budget must be positive", file=sys.stderr)
+        return 2
+    cfg = VideoBenchConfig(data_dir=args.data_dir, train_budget_s=args.budget)
+    if args.quick:
+        cfg = VideoBenchConfig(
+            data_dir=args.data_dir, clips_per_class=6, video_size=64, train_budget_s=min(args.budget, 5.0),
+            scaling_frames=(4, 8), scaling_size=64, classes=2,
+        )  # fmt: skip
+    json_path = Path(args.json) if args.json else Path("benchmarks") / f"video-cpu{'-quick' if args.quick else ''}.json"
+    md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
+    payload = run_video_bench(cfg, json_path, md_path)
+    print(f"wrote {json_path} and {md_path}")
+    for text, ok in payload["goals"].items():
+        print(f"{'ok ' if ok else 'MISSED'} {text}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -100,6 +130,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     att.set_defaults(func=run_attention)
 
+    onnx = bench_sub.add_parser("onnx", help="torch eager vs onnxruntime fp32/int8: video, full history, streaming")
+    onnx.add_argument("--json", help="results JSON (default benchmarks/onnx-cpu.json; Markdown next to it)")
+    onnx.add_argument("--reps", type=int, default=30, help="timed runs per measurement")
+    onnx.set_defaults(func=run_onnx)
+
     tx = bench_sub.add_parser("transactions", help="causal Latte vs GRU vs gradient-boosted trees on synthetic fraud")
     tx.add_argument("--json", help="results JSON (default benchmarks/transactions-cpu.json)")
     tx.add_argument("--markdown", help="Markdown report (default: the JSON path with .md)")
@@ -113,3 +148,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     tx.add_argument("--data-dir", help="keep/reuse the generated log here (default: a temporary folder)")
     tx.set_defaults(func=run_transactions)
+
+    video = bench_sub.add_parser(
+        "video", help="synthetic temporal video classification (patch/frame/softmax) and encoder scaling over frames"
+    )
+    video.add_argument("--json", help="results JSON (default benchmarks/video-cpu[-quick].json)")
+    video.add_argument("--markdown", help="Markdown table (default: the JSON path with .md)")
+    video.add_argument("--data-dir", default="data/video-bench", help="synthetic set (generated when missing)")
+    video.add_argument("--budget", type=float, default=240.0, help="training seconds per model (default 240)")
+    video.add_argument("--quick", action="store_true", help="a tiny 2-class run to check the plumbing (~1 min)")
+    video.set_defaults(func=run_video)
