@@ -44,12 +44,41 @@ def write_output(path: Path, predictions: list[Any], failures: list[Any], meta: 
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.bundle:
-        print("error: --bundle (ONNX runtime) is not supported by classify yet; use --checkpoint", file=sys.stderr)
+def run_bundle(args: argparse.Namespace) -> int:
+    """The same command through onnxruntime (``latte_vt.runtime``: no torch)."""
+    from types import SimpleNamespace
+
+    from latte_vt.data.video.check import gather_videos
+    from latte_vt.runtime import BundleError, VideoClassifier
+    from latte_vt.runtime.video import classify_files
+
+    source = Path(args.source)
+    try:
+        classifier = VideoClassifier(args.bundle)
+        if source.is_file() and source.suffix.lower() not in {".csv", ".tsv"}:
+            files, ignored = [source], 0
+        else:
+            files, ignored = gather_videos(source)
+    except (BundleError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.checkpoint:
-        print("error: --checkpoint is required", file=sys.stderr)
+    found, failures = classify_files(classifier, files, args.top_k, args.timeout if args.timeout > 0 else None)
+    predictions = [SimpleNamespace(path=path, labels=p.labels, probs=p.probs) for path, p in found]
+    print(_table(predictions, failures))
+    if ignored:
+        print(f"{ignored} file(s) without a video suffix were ignored")
+    print(f"classified {len(predictions)} file(s) with onnxruntime; {len(failures)} unreadable")
+    if args.output:
+        write_output(
+            Path(args.output), predictions, failures, {"bundle": str(args.bundle), "classes": classifier.classes}
+        )
+        print(f"wrote {args.output}")
+    return 0 if predictions else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.bundle) == bool(args.checkpoint):
+        print("error: give exactly one of --checkpoint or --bundle", file=sys.stderr)
         return 2
     if args.top_k < 1 or (args.num_clips is not None and args.num_clips < 1) or args.batch_size < 1:
         print("error: --top-k, --num-clips and --batch-size must be at least 1", file=sys.stderr)
@@ -57,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output and Path(args.output).suffix.lower() not in {".json", ".csv"}:
         print(f"error: --output must end in .json or .csv, got {args.output}", file=sys.stderr)
         return 2
+    if args.bundle:
+        return run_bundle(args)
     from latte_vt.inference.video import classify_path
 
     try:
@@ -94,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("source", help="a video file, a folder of videos, or a CSV/TSV with a path column")
     parser.add_argument("--checkpoint", help="a checkpoint from `latte-vt fit` (loaded with weights_only=True)")
-    parser.add_argument("--bundle", help="an ONNX bundle from export (reserved: not supported yet)")
+    parser.add_argument("--bundle", help="an ONNX bundle from `latte-vt export` (onnxruntime, no torch)")
     parser.add_argument("--top-k", type=int, default=5, help="labels per clip (default 5)")
     parser.add_argument("--output", help="write predictions to a .json or .csv file")
     parser.add_argument("--num-clips", type=int, help="views per file (default: the checkpoint's setting)")

@@ -76,3 +76,37 @@ class VideoClassifier:
         probs = (np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)).mean(axis=0)  # (C,)
         order = np.argsort(-probs)[: min(top_k, len(self.classes))]
         return Prediction([self.classes[i] for i in order], [float(probs[i]) for i in order], len(clips))
+
+
+@dataclass
+class FileFailure:
+    """A file the runtime could not classify, with the stage (probe/load) and the reason."""
+
+    path: str
+    reason: str
+    stage: str
+
+
+def classify_files(
+    classifier: VideoClassifier, files: list[Path], top_k: int, probe_timeout_s: float | None
+) -> tuple[list[tuple[str, Prediction]], list[FileFailure]]:
+    """Classify many files; a file that hangs (probed in a subprocess first) or fails is listed, never fatal."""
+    from tqdm import tqdm
+
+    from latte_vt.data.video.reader import VideoReadError
+
+    failures: list[FileFailure] = []
+    if probe_timeout_s:
+        from latte_vt.data.video.probe import probe_many
+
+        probed = probe_many(files, timeout_s=probe_timeout_s, progress=False)
+        failures += [FileFailure(r.path, r.reason or "unreadable", "probe") for r in probed if r.info is None]
+        bad = {f.path for f in failures}
+        files = [f for f in files if str(f) not in bad]
+    predictions = []
+    for path in tqdm(files, desc="classify", unit="clip", disable=len(files) < 2):
+        try:
+            predictions.append((str(path), classifier.predict(path, top_k)))
+        except (VideoReadError, ValueError, RuntimeError) as exc:
+            failures.append(FileFailure(str(path), str(getattr(exc, "reason", exc)), "load"))
+    return predictions, failures

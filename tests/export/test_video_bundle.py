@@ -63,6 +63,14 @@ def test_export_command_writes_a_bundle_that_classifies_real_clips(checkpoint, t
     assert abs(sum(from_array.probs) - 1) < 1e-5
     with pytest.raises(ValueError, match=r"uint8 \(T, H, W, 3\)"):
         classifier.predict(frames.astype(np.float32))
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+    preds = tmp_path / "preds.json"
+    assert main(["classify", str(tmp_path), "--bundle", str(out), "--top-k", "2", "--output", str(preds)]) == 0
+    report = json.loads(preds.read_text())
+    assert [p["path"] for p in report["predictions"]] == [str(clip)]
+    assert report["predictions"][0]["labels"] == pred.labels
+    assert [f["path"] for f in report["failures"]] == [str(tmp_path / "broken.mp4")]
+    assert main(["classify", str(clip), "--bundle", str(out), "--checkpoint", str(checkpoint)]) == 2
 
 
 def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_path):
