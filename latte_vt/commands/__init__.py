@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "latte_vt.commands.models",
     "latte_vt.commands.lightning",
     "latte_vt.commands.export",
+    "latte_vt.commands.quickstart",
     "latte_vt.commands.score",
     "latte_vt.commands.video_check",
 )
