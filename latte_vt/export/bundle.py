@@ -76,6 +76,7 @@ def export_transaction_bundle(
     opset: int = 18,
     force: bool = False,
     int8_events: Any = None,
+    real_inputs: tuple | None = None,
 ) -> Path:
     """model.onnx + step.onnx + preprocessor.json + preprocess.json + manifest.json; with ``int8_events``
     (labelled validation events, a canonical frame) also model.int8.onnx when its AP drops <= 1 point."""
@@ -99,7 +100,7 @@ def export_transaction_bundle(
         "opset": opset,
         "graphs": graphs,
         "files": dict.fromkeys(["model.onnx", "step.onnx", "preprocessor.json", "preprocess.json"]),
-        "parity": transaction_parity(model, partial),
+        "parity": transaction_parity(model, partial, real=real_inputs),
     }
     judge_int8 = None
     if int8_events is not None:
@@ -118,6 +119,7 @@ def export_video_bundle(
     opset: int = 18,
     force: bool = False,
     int8_samples: list[tuple[str, str]] | None = None,
+    real_clips: Any = None,
 ) -> Path:
     """model.onnx (uint8 frames in) + preprocess.json (labels, frame size, sampling, mean/std) + manifest;
     with ``int8_samples`` ((path, label) validation clips) also model.int8.onnx when top-1 drops <= 1 point."""
@@ -134,7 +136,7 @@ def export_video_bundle(
         "opset": opset,
         "graphs": graphs,
         "files": dict.fromkeys(["model.onnx", "preprocess.json"]),
-        "parity": video_parity(model, partial / "model.onnx", mean, std, num_frames, size),
+        "parity": video_parity(model, partial / "model.onnx", mean, std, num_frames, size, real=real_clips),
     }
     judge_int8 = None
     if int8_samples is not None:

@@ -59,6 +59,47 @@ def _transaction_val_events(dm: dict[str, Any], info: dict[str, Any], path: Path
     return events.filter((pl.col("time") >= start) & (pl.col("time") < end))
 
 
+def _real_clips(dm: dict[str, Any], spec: dict[str, Any], count: int = 4):
+    """Up to ``count`` decoded validation clips (B, T, S, S, 3) uint8 for parity, or None without data."""
+    import numpy as np
+
+    from latte_vt.runtime.video import clip_batch
+
+    try:
+        samples = _video_val_samples(dm, Path("checkpoint"))[:count]
+        clips = [clip_batch(p, spec)[0] for p, _ in samples]
+    except Exception:  # noqa: BLE001 - parity on real clips is best effort: the data may be elsewhere
+        return None
+    return np.stack(clips) if clips else None
+
+
+def _real_histories(dm: dict[str, Any], info: dict[str, Any], preprocessor: Path, entities: int = 8, cap: int = 256):
+    """Encoded histories of a few validation-period entities, left-padded: (cat, num, mask), or None."""
+    import numpy as np
+
+    from latte_vt.data.transactions.preprocess import FittedPreprocessor
+
+    try:
+        events = _transaction_val_events(dm, info, Path("checkpoint"))
+        pre = FittedPreprocessor.load(preprocessor)
+        encoded = pre.transform(events)
+    except Exception:  # noqa: BLE001 - best effort, as above
+        return None
+    groups = [g.tail(cap) for _, g in encoded.group_by("entity", maintain_order=True)][:entities]
+    if not groups:
+        return None
+    T = max(g.height for g in groups)
+    cat = np.zeros((len(groups), T, len(pre.cat_columns)), dtype=np.int64)
+    num = np.zeros((len(groups), T, len(pre.num_columns)), dtype=np.float32)
+    mask = np.zeros((len(groups), T), dtype=bool)
+    for i, g in enumerate(groups):
+        n = g.height
+        cat[i, T - n :] = g.select(pre.cat_columns).to_numpy()
+        num[i, T - n :] = g.select(pre.num_columns).to_numpy()
+        mask[i, T - n :] = True
+    return cat, num, mask
+
+
 def export_checkpoint(
     path: str | Path, out: str | Path, opset: int = 18, force: bool = False, int8: bool = False
 ) -> Path:
@@ -81,7 +122,8 @@ def export_checkpoint(
             "std": [float(x) for x in dm.get("std", IMAGENET_STD)],
         }
         samples = _video_val_samples(dm, path) if int8 else None
-        return export_video_bundle(module.model, module.classes, data, out, opset, force, samples)
+        real = _real_clips(dm, data)
+        return export_video_bundle(module.model, module.classes, data, out, opset, force, samples, real)
     from latte_vt.tasks.transactions import TransactionScoringTask
 
     module = TransactionScoringTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
@@ -90,8 +132,10 @@ def export_checkpoint(
         raise ValueError(
             f"{path}: the checkpoint holds no fitted preprocessor/schema (train with TransactionDataModule)"
         )
-    events = _transaction_val_events(ckpt.get("datamodule_hyper_parameters", {}), info, path) if int8 else None
+    dm = ckpt.get("datamodule_hyper_parameters", {})
+    events = _transaction_val_events(dm, info, path) if int8 else None
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "preprocessor.json"
         pre.write_text(json.dumps(info["preprocessor"]))
-        return export_transaction_bundle(module.model, pre, info["schema"], out, opset, force, events)
+        real = _real_histories(dm, info, pre)
+        return export_transaction_bundle(module.model, pre, info["schema"], out, opset, force, events, real)

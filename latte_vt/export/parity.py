@@ -25,9 +25,9 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def transaction_parity(model: TransactionScorer, root: Path, seed: int = 0) -> dict:
-    """model.onnx vs torch at batch/time sizes other than the traced (2, 37), a stress input, and
-    step.onnx run over every event vs model.onnx."""
+def transaction_parity(model: TransactionScorer, root: Path, seed: int = 0, real: tuple | None = None) -> dict:
+    """model.onnx vs torch at batch/time sizes other than the traced (2, 37), a stress input, real
+    encoded histories when given (cat, num, mask arrays), and step.onnx over every event vs model.onnx."""
     model.encoder.set_exportable(False)  # the reference is the training-time chunked path
     g = torch.Generator().manual_seed(seed)
     vocab, n_num = model.tokenizer.vocab_sizes, model.tokenizer.num_numeric
@@ -41,9 +41,9 @@ def transaction_parity(model: TransactionScorer, root: Path, seed: int = 0) -> d
         with torch.no_grad():
             ref = model(cat, num, mask).numpy()
         (got,) = full.run(None, {"cat": cat.numpy(), "num": num.numpy(), "mask": mask.numpy()})
-        real = mask.numpy()
-        diff = float(np.abs(got - ref)[real].max())
-        finite = bool(np.isfinite(got[real]).all())
+        rows = mask.numpy()
+        diff = float(np.abs(got - ref)[rows].max())
+        finite = bool(np.isfinite(got[rows]).all())
         checks.append(
             {
                 "batch": B,
@@ -52,6 +52,22 @@ def transaction_parity(model: TransactionScorer, root: Path, seed: int = 0) -> d
                 "max_abs_diff": diff,
                 "finite": finite,
                 "ok": finite and diff <= FULL_TOL,
+            }
+        )
+    if real is not None:  # encoded validation histories (cat, num, mask)
+        cat_r, num_r, mask_r = real
+        with torch.no_grad():
+            ref = model(torch.from_numpy(cat_r), torch.from_numpy(num_r), torch.from_numpy(mask_r)).numpy()
+        (got,) = full.run(None, {"cat": cat_r, "num": num_r, "mask": mask_r})
+        diff = float(np.abs(got - ref)[mask_r].max())
+        ok = diff <= FULL_TOL and bool(np.isfinite(got[mask_r]).all())
+        checks.append(
+            {
+                "batch": int(cat_r.shape[0]),
+                "time": int(cat_r.shape[1]),
+                "input": "real validation events",
+                "max_abs_diff": diff,
+                "ok": ok,
             }
         )
     step = _session(root / "step.onnx")
@@ -83,15 +99,24 @@ def video_parity(
     num_frames: int,
     image_size: int,
     seed: int = 0,
+    real: np.ndarray | None = None,
 ) -> dict:
-    """model.onnx (uint8 frames in) vs torch at other batch/time sizes: max abs logit diff and argmax."""
+    """model.onnx (uint8 frames in) vs torch at other batch/time sizes, and on real decoded clips when
+    given: max abs logit diff and argmax."""
     g = torch.Generator().manual_seed(seed)
     session = _session(graph_path)
     m = torch.tensor(mean).view(1, 1, 3, 1, 1)
     s = torch.tensor(std).view(1, 1, 3, 1, 1)
     checks = []
-    for B, T in ((1, num_frames), (3, num_frames), (2, max(2, num_frames // 2)), (1, num_frames * 2)):
-        frames = torch.randint(0, 256, (B, T, image_size, image_size, 3), generator=g, dtype=torch.uint8)
+    cases = [(1, num_frames), (3, num_frames), (2, max(2, num_frames // 2)), (1, num_frames * 2)]
+    if real is not None:
+        cases.append(real)  # real decoded clips (B, T, S, S, 3) uint8
+    for case in cases:
+        if isinstance(case, np.ndarray):
+            frames = torch.from_numpy(case)
+        else:
+            frames = torch.randint(0, 256, (*case, image_size, image_size, 3), generator=g, dtype=torch.uint8)
+        B, T = frames.shape[:2]
         with torch.no_grad():
             ref = model((frames.permute(0, 1, 4, 2, 3).float() / 255.0 - m) / s).numpy()
         (got,) = session.run(None, {"frames": frames.numpy()})
@@ -101,6 +126,7 @@ def video_parity(
             {
                 "batch": B,
                 "time": T,
+                "input": "real clips" if isinstance(case, np.ndarray) else "random",
                 "max_abs_diff": diff,
                 "same_argmax": same,
                 "ok": diff <= FULL_TOL and same and bool(np.isfinite(got).all()),

@@ -33,7 +33,13 @@ def bundle_dir(tmp_path_factory) -> Path:
     model = TorchScorer(pre.vocab_sizes, len(pre.num_columns), LatteConfig(dim=32, depth=2, heads=2, latents=8))
     schema = yaml.safe_load(schema_path.read_text())
     late = events.filter(pl.col("time") >= events["time"].quantile(0.7))  # a validation period
-    out = export_transaction_bundle(model, pre_path, schema, root / "bundle", int8_events=late)
+    enc = pre.transform(late.filter(pl.col("entity") == late["entity"][0]))
+    real = (
+        enc.select(pre.cat_columns).to_numpy()[None].astype(np.int64),
+        enc.select(pre.num_columns).to_numpy()[None].astype(np.float32),
+        np.ones((1, enc.height), dtype=bool),
+    )
+    out = export_transaction_bundle(model, pre_path, schema, root / "bundle", int8_events=late, real_inputs=real)
     torch.save(model.state_dict(), root / "weights.pt")
     return out
 
@@ -47,6 +53,7 @@ def test_manifest_records_files_graphs_and_parity(bundle_dir):
         "preprocess.json",
     }
     assert manifest["parity"]["ok"] and len(manifest["parity"]["full"]) >= 3
+    assert [c["input"] for c in manifest["parity"]["full"] if "input" in c] == ["real validation events"]
     assert manifest["parity"]["step_vs_full"]["max_abs_diff"] <= 1e-5
     assert "past_state.0.S" in manifest["graphs"]["step"]["inputs"]
     assert manifest["opset"] == 18 and manifest["versions"]["torch"] == torch.__version__

@@ -88,7 +88,10 @@ def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_p
     torch.save(ckpt, path)
     out = tmp_path / "bundle"
     assert main(["export", "--checkpoint", str(path), "--out", str(out), "--preset", "export/edge-int8.yaml"]) == 0
-    judged = json.loads((out / "manifest.json").read_text())["int8"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    real = [c for c in manifest["parity"]["full"] if c["input"] == "real clips"]
+    assert len(real) == 1 and real[0]["batch"] == 4 and real[0]["ok"]  # the validation clips, decoded
+    judged = manifest["int8"]
     assert judged["metric"] == "top1" and judged["evaluated_on"] == 4
     assert judged["accepted"] == (judged["drop_points"] <= 1.0) == (out / "model.int8.onnx").exists()
 
