@@ -146,3 +146,18 @@ print("scored", scores.height)
     assert "scored" in proc.stdout
     check = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True, env=env)
     assert "not installed" in check.stderr  # the guard really blocks torch
+
+
+def test_score_command_with_a_bundle_scores_every_event_and_quarantines_bad_rows(bundle_dir, tmp_path):
+    from latte_vt.cli import main
+
+    events = pl.read_parquet(bundle_dir.parent / "data" / "events.parquet")
+    bad = events.head(3).with_columns(amount=pl.lit(None, dtype=pl.Float64))  # null amounts: rejected
+    mixed = tmp_path / "mixed.parquet"
+    pl.concat([events, bad.with_columns(event_id=pl.col("event_id") + "-bad")]).write_parquet(mixed)
+    out = tmp_path / "scores.parquet"
+    assert main(["score", str(mixed), "--bundle", str(bundle_dir), "--output", str(out)]) == 0
+    scored = pl.read_parquet(out)
+    assert scored.height == events.height and scored["score"].is_between(0, 1).all()
+    rejects = list(tmp_path.glob("*rejects*"))
+    assert rejects and pl.read_parquet(rejects[0]).height == 3
