@@ -21,8 +21,7 @@ Names are imported on first use: ``preprocess``/``load``/``validate`` need only 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from latte_vt.lazy import lazy_getattr
 
 _EXPORTS = {
     "resolve_paths": "load",
@@ -46,8 +45,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
