@@ -116,12 +116,13 @@ def latte_step(q_t: Tensor, k_t: Tensor, v_t: Tensor, state: LatteState | None =
 
 def _carry_states(
     keyf: Tensor, vc: Tensor, R: Tensor, state: LatteState | None
-) -> tuple[Tensor, Tensor, Tensor, LatteState]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor, LatteState]:
     """Scan over chunks: the (S, z) each chunk starts from, and the final state.
 
     keyf: (B, H, N, C, L) = exp(k - R); vc: (B, H, N, C, Dh); R: (B, H, N, L) per-chunk reference,
     non-decreasing and >= every key so far.  Returns S_before (B, H, N, L, Dh) and z_before
-    (B, H, N, L), both scaled by exp(-R_prev), R_prev (B, H, N, L), and the final LatteState.
+    (B, H, N, L), both scaled by exp(-R_prev), R_prev (B, H, N, L), decay exp(R_prev - R) (B, H, N, L, 1)
+    and the final LatteState.
     Autograd keeps these N = T/C states, never one per token.
     """
     B, H, N, C, L = keyf.shape
@@ -138,7 +139,7 @@ def _carry_states(
         Sz = torch.addcmul(U_i, decay_i, Sz)  # (B, H, L, Dh+1)
     Sz_before = torch.stack(before, dim=2)  # (B, H, N, L, Dh+1)
     final = LatteState(Sz[..., :Dh], Sz[..., Dh], R[:, :, -1])
-    return Sz_before[..., :Dh], Sz_before[..., Dh], R_prev, final
+    return Sz_before[..., :Dh], Sz_before[..., Dh], R_prev, decay, final
 
 
 def _causal_fast(
@@ -157,8 +158,7 @@ def _causal_fast(
         chunk_max = torch.cat([state.m.unsqueeze(2), chunk_max], dim=2)
     R = torch.cummax(chunk_max.detach(), dim=2).values[:, :, -N:]  # (B, H, N, L) running max
     keyf = (kc - R.unsqueeze(3)).exp_()  # (B, H, N, C, L) <= 1  (in place: fewer fresh pages)
-    S_before, z_before, R_prev, final = _carry_states(keyf, vc, R, state)
-    decay = torch.exp(R_prev - R).unsqueeze(-1)  # (B, H, N, L, 1) <= 1
+    S_before, z_before, _, decay, final = _carry_states(keyf, vc, R, state)  # decay (B, H, N, L, 1) <= 1
     denom = torch.cumsum(keyf, dim=3).add_((z_before * decay.squeeze(-1)).unsqueeze(3))  # alpha_t e^-R
     floor = math.exp(-SAFE_SPREAD[kc.dtype])
     check = denom.detach() if real is None else denom.detach().masked_fill(~real, 1.0)
@@ -186,7 +186,7 @@ def _causal_robust(pc: Tensor, kc: Tensor, vc: Tensor, state: LatteState | None)
     if state is not None:
         la = torch.logaddexp(la, (state.m + torch.log(state.z))[:, :, None, None, :])
     R = la[:, :, :, -1].detach()  # (B, H, N, L) log alpha at chunk ends, >= every key so far
-    S_before, _, R_prev, final = _carry_states(torch.exp(kc - R.unsqueeze(3)), vc, R, state)
+    S_before, _, R_prev, _, final = _carry_states(torch.exp(kc - R.unsqueeze(3)), vc, R, state)
     y = (pc * torch.exp(R_prev.unsqueeze(3) - la)) @ S_before  # (B, H, N, C, Dh) earlier chunks
     y = y + (pc * torch.exp(kc - la)).sum(-1, keepdim=True) * vc  # token with itself
     b = C

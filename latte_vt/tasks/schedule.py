@@ -32,3 +32,14 @@ def adamw_warmup_cosine(
     warmup = int(total * warmup_fraction)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def configure_adamw(task) -> dict:
+    """``configure_optimizers`` of a task whose hparams hold lr, weight_decay and warmup_fraction."""
+    return adamw_warmup_cosine(
+        task.model,
+        task.hparams.lr,
+        task.hparams.weight_decay,
+        task.trainer.estimated_stepping_batches,
+        task.hparams.warmup_fraction,
+    )

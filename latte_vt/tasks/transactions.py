@@ -15,7 +15,7 @@ from latte_vt.backbone import LatteConfig
 from latte_vt.metrics.fraud import fraud_metrics
 from latte_vt.models.transactions import TransactionScorer
 from latte_vt.tasks.plots import pr_curve_png
-from latte_vt.tasks.schedule import adamw_warmup_cosine
+from latte_vt.tasks.schedule import configure_adamw
 
 
 def focal_loss(logits: Tensor, targets: Tensor, gamma: float, pos_weight: float) -> Tensor:
@@ -124,10 +124,4 @@ class TransactionScoringTask(L.LightningModule):
         self._report("test")
 
     def configure_optimizers(self) -> dict:
-        return adamw_warmup_cosine(
-            self.model,
-            self.hparams.lr,
-            self.hparams.weight_decay,
-            self.trainer.estimated_stepping_batches,
-            self.hparams.warmup_fraction,
-        )
+        return configure_adamw(self)

@@ -14,7 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from latte_vt.backbone import LatteConfig
 from latte_vt.models.video import VideoClassifier
 from latte_vt.tasks.plots import confusion_matrix_png
-from latte_vt.tasks.schedule import adamw_warmup_cosine
+from latte_vt.tasks.schedule import configure_adamw
 
 
 class VideoClassificationTask(L.LightningModule):
@@ -122,10 +122,4 @@ class VideoClassificationTask(L.LightningModule):
         return {"probs": self.model.predict_proba(batch["video"]), "path": batch.get("path")}
 
     def configure_optimizers(self) -> dict:
-        return adamw_warmup_cosine(
-            self.model,
-            self.hparams.lr,
-            self.hparams.weight_decay,
-            self.trainer.estimated_stepping_batches,
-            self.hparams.warmup_fraction,
-        )
+        return configure_adamw(self)
