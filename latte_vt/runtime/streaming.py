@@ -51,6 +51,9 @@ class StreamingScorer:
         pending: list[tuple[Mapping[str, Any], datetime]] = []
         seen: set[str] = set()
         for event in events:
+            missing = [k for k in ("entity", "time", "amount") if event.get(k) is None]
+            if missing:
+                raise ValueError(f"event {dict(event)!r} lacks required field(s) {missing}")
             entity = str(event["entity"])
             if entity in seen:  # an entity's second event must see the first one's state
                 out += self._run(pending)

@@ -106,6 +106,8 @@ def test_streaming_snapshot_restore_and_late_events(bundle_dir, tmp_path):
     late["time"] = rows[0]["time"].replace(year=rows[0]["time"].year - 1)
     with pytest.raises(ValueError, match="older than its last event"):
         second.score(late)
+    with pytest.raises(ValueError, match=r"lacks required field\(s\) \['amount'\]"):
+        second.score({k: v for k, v in rows[40].items() if k != "amount"})
 
 
 def test_bad_bundles_are_refused(bundle_dir, tmp_path):
