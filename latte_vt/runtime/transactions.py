@@ -89,6 +89,15 @@ class TransactionScorer:
         """Per-event logits for concatenated entity histories (cat (N, F_cat), num (N, F_num), lengths (E,))."""
         return score_encoded(self.session, cat, num, lengths, self.max_batch_events)
 
+    def probabilities(self, encoded) -> np.ndarray:
+        """Scores (N,) float32 for the rows of an ``encode``-d frame (grouped by entity in time order)."""
+        if encoded.height == 0:
+            return np.empty(0, dtype=np.float32)
+        cat = encoded.select(self.preprocessor.cat_columns).to_numpy().astype(np.int64)
+        num = encoded.select(self.preprocessor.num_columns).to_numpy().astype(np.float32)
+        lengths = encoded.group_by("entity", maintain_order=True).len()["len"].to_numpy()
+        return sigmoid(self.logits(cat, num, lengths))
+
     def score(self, events: Any, rejects_path: str | Path | None = None):
         """Scores (probabilities) for every accepted event, in entity/time order."""
         import polars as pl
@@ -96,8 +105,5 @@ class TransactionScorer:
         encoded = self.encode(events, rejects_path)
         if encoded.height == 0:
             return pl.DataFrame(schema={"event_id": pl.String, "entity": pl.String, "score": pl.Float32})
-        cat = encoded.select(self.preprocessor.cat_columns).to_numpy().astype(np.int64)
-        num = encoded.select(self.preprocessor.num_columns).to_numpy().astype(np.float32)
-        lengths = encoded.group_by("entity", maintain_order=True).len()["len"].to_numpy()
-        scores = sigmoid(self.logits(cat, num, lengths))
+        scores = self.probabilities(encoded)
         return encoded.select("event_id", "entity", "time").with_columns(score=pl.Series(scores, dtype=pl.Float32))

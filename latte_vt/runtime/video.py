@@ -70,12 +70,20 @@ class VideoClassifier:
         self.session = self.bundle.session("model.int8" if precision == "int8" else "model", threads)
 
     def predict(self, source: str | Path | np.ndarray, top_k: int = 5) -> Prediction:
-        clips = clip_batch(source, self.bundle.preprocess)  # (V, T, S, S, 3)
-        (logits,) = self.session.run(None, {"frames": clips})  # (V, C)
+        return self.predict_clips([clip_batch(source, self.bundle.preprocess)], top_k)[0]
+
+    def predict_clips(self, clips: list[np.ndarray], top_k: int = 5) -> list[Prediction]:
+        """One model call for several files' eval clips (each (V_i, T, S, S, 3) from ``clip_batch``)."""
+        (logits,) = self.session.run(None, {"frames": np.concatenate(clips)})  # (ΣV_i, C)
         z = logits - logits.max(axis=-1, keepdims=True)
-        probs = (np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)).mean(axis=0)  # (C,)
-        order = np.argsort(-probs)[: min(top_k, len(self.classes))]
-        return Prediction([self.classes[i] for i in order], [float(probs[i]) for i in order], len(clips))
+        probs = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)  # (ΣV_i, C)
+        bounds = np.cumsum([0, *(len(c) for c in clips)])
+        out = []
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            mean = probs[start:end].mean(axis=0)  # (C,) averaged over the file's views
+            order = np.argsort(-mean)[: min(top_k, len(self.classes))]
+            out.append(Prediction([self.classes[i] for i in order], [float(mean[i]) for i in order], int(end - start)))
+        return out
 
 
 @dataclass
@@ -88,9 +96,15 @@ class FileFailure:
 
 
 def classify_files(
-    classifier: VideoClassifier, files: list[Path], top_k: int, probe_timeout_s: float | None
+    classifier: VideoClassifier,
+    files: list[Path],
+    top_k: int,
+    probe_timeout_s: float | None,
+    batch_size: int = 1,
+    progress: bool = True,
 ) -> tuple[list[tuple[str, Prediction]], list[FileFailure]]:
-    """Classify many files; a file that hangs (probed in a subprocess first) or fails is listed, never fatal."""
+    """Classify many files, ``batch_size`` files per model call; a file that hangs (probed in a subprocess
+    first) or fails is listed, never fatal."""
     from tqdm import tqdm
 
     from latte_vt.data.video.reader import VideoReadError
@@ -103,10 +117,21 @@ def classify_files(
         failures += [FileFailure(r.path, r.reason or "unreadable", "probe") for r in probed if r.info is None]
         bad = {f.path for f in failures}
         files = [f for f in files if str(f) not in bad]
-    predictions = []
-    for path in tqdm(files, desc="classify", unit="clip", disable=len(files) < 2):
+    predictions: list[tuple[str, Prediction]] = []
+    decoded: list[tuple[str, np.ndarray]] = []
+
+    def flush() -> None:
+        found = classifier.predict_clips([clips for _, clips in decoded], top_k)
+        predictions.extend(zip([path for path, _ in decoded], found, strict=True))
+        decoded.clear()
+
+    for path in tqdm(files, desc="classify", unit="clip", disable=not progress or len(files) < 2):
         try:
-            predictions.append((str(path), classifier.predict(path, top_k)))
+            decoded.append((str(path), clip_batch(path, classifier.bundle.preprocess)))
         except (VideoReadError, ValueError, RuntimeError) as exc:
             failures.append(FileFailure(str(path), str(getattr(exc, "reason", exc)), "load"))
+        if len(decoded) >= batch_size:
+            flush()
+    if decoded:
+        flush()
     return predictions, failures
