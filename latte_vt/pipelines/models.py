@@ -32,13 +32,14 @@ class EventModel(Protocol):
 
 @dataclass
 class ClipPrediction:
-    """Top-k of one file, or the reason it could not be classified."""
+    """Top-k of one file, or the stage (probe/load) at which it failed and why."""
 
     path: str
     labels: list[str]
     probs: list[float]
     frames_read: int
-    error: str | None = None
+    stage: str | None = None
+    reason: str | None = None
 
 
 class ClipModel(Protocol):
@@ -76,15 +77,18 @@ def event_model(spec: ModelSpec, max_batch_events: int) -> EventModel:
     return CheckpointEventModel(spec, max_batch_events)
 
 
-def _assemble(files: list[str], found: dict[str, tuple[list[str], list[float], int]], failed: dict[str, str]):
-    """One row per file, in order: its prediction, or its failure reason."""
+def _assemble(
+    files: list[str], found: dict[str, tuple[list[str], list[float], int]], failures: list[Any]
+) -> list[ClipPrediction]:
+    """One row per file, in order: its prediction, or its failure (anything with path, stage, reason)."""
+    failed = {str(f.path): (f.stage, f.reason) for f in failures}
     rows = []
     for path in files:
         if path in found:
-            labels, probs, frames = found[path]
-            rows.append(ClipPrediction(path, labels, probs, frames))
+            rows.append(ClipPrediction(path, *found[path]))
         else:
-            rows.append(ClipPrediction(path, [], [], 0, failed.get(path, "load: no result from the classifier")))
+            stage, reason = failed.get(path, ("load", "no result from the classifier"))
+            rows.append(ClipPrediction(path, [], [], 0, stage, reason))
     return rows
 
 
@@ -104,7 +108,7 @@ class BundleClipModel:
             self.classifier, [Path(f) for f in files], top_k, probe_timeout_s or None, batch_size, progress=False
         )
         predictions = {path: (p.labels, p.probs, p.clips * self.frames_per_clip) for path, p in found}
-        return _assemble(files, predictions, {f.path: f"{f.stage}: {f.reason}" for f in failures})
+        return _assemble(files, predictions, failures)
 
 
 class CheckpointClipModel:
@@ -122,7 +126,7 @@ class CheckpointClipModel:
         result = self.predictor.classify([Path(f) for f in files], top_k, batch_size, probe_timeout_s or None, False)
         frames = self.predictor.settings.num_clips * self.predictor.settings.num_frames
         predictions = {p.path: (p.labels, p.probs, frames) for p in result.predictions}
-        return _assemble(files, predictions, {str(f.path): f"{f.stage}: {f.reason}" for f in result.failures})
+        return _assemble(files, predictions, result.failures)
 
 
 @functools.cache
