@@ -9,10 +9,12 @@ Per event, from the canonical frame of ``load_events``:
 * ``num_log_dt``: log1p(seconds since the entity's previous event); 0 for its first event.
 * ``num_hour_sin``, ``num_hour_cos``: hour of day (UTC, fractional) on the unit circle.
 * ``num_dow_sin``, ``num_dow_cos``: day of week (fractional, Monday 0) on the unit circle.
+* ``num_amount_vs_mean``, ``num_new_<field>``, ``num_changed_<field>`` (with ``entity_history``, the
+  default): what the event says about its entity's past, from constant-size state (see ``history``).
 * ``num_<field>``: numeric fields standardised with the training period's mean and std.
 
-Numeric features are float32. The batch path (``transform``) and the live path (``encode_live``,
-``encode_event``: one event plus its entity's previous event time) run the same expressions.
+Numeric features are float32. The batch path (``transform``) and the live path (``encode_event``: one
+event plus its entity's ``EntityHistory``) run the same expressions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from latte_vt.data.transactions import history
+from latte_vt.data.transactions.history import EntityHistory, value_bucket
 from latte_vt.data.transactions.load import NULL_CATEGORY, require_polars
 from latte_vt.data.transactions.schema import EventSchema
 
@@ -36,6 +40,12 @@ PAD_ID = 0
 UNKNOWN_ID = 1
 TIME_FEATURES = ("amount", "log_dt", "hour_sin", "hour_cos", "dow_sin", "dow_cos")
 FORMAT = "latte_vt.transactions.preprocessor/1"
+
+
+def signed_log_amount() -> pl.Expr:
+    """sign(amount) * log1p(|amount|) of the ``amount`` column."""
+    pl = require_polars()
+    return pl.col("amount").sign() * pl.col("amount").abs().log1p()
 
 
 def as_utc(value: datetime | str) -> datetime:
@@ -51,14 +61,19 @@ class FittedPreprocessor:
         categorical: categorical field columns of the canonical frame.
         numeric: numeric field columns of the canonical frame.
         min_freq: a value needs this many training-period events to get its own id.
+        entity_history: add the per-entity history features (amount vs the entity's mean, new/changed
+            flags of every categorical field).
     """
 
-    def __init__(self, categorical: Sequence[str], numeric: Sequence[str] = (), min_freq: int = 5) -> None:
+    def __init__(
+        self, categorical: Sequence[str], numeric: Sequence[str] = (), min_freq: int = 5, entity_history: bool = True
+    ) -> None:
         if min_freq < 1:
             raise ValueError(f"min_freq must be >= 1, got {min_freq}")
         self.categorical = list(categorical)
         self.numeric = list(numeric)
         self.min_freq = min_freq
+        self.entity_history = entity_history
         self.vocabularies: dict[str, list[str]] = {}
         self.numeric_stats: dict[str, tuple[float, float]] = {}
         self.train_end: datetime | None = None
@@ -75,8 +90,13 @@ class FittedPreprocessor:
         return self._id_maps[field]
 
     @classmethod
-    def from_schema(cls, schema: EventSchema, min_freq: int = 5) -> FittedPreprocessor:
-        return cls(schema.categorical, schema.numeric, min_freq)
+    def from_schema(cls, schema: EventSchema, min_freq: int = 5, entity_history: bool = True) -> FittedPreprocessor:
+        return cls(schema.categorical, schema.numeric, min_freq, entity_history)
+
+    @property
+    def history_fields(self) -> list[str]:
+        """Categorical fields with new/changed flags (none without ``entity_history``)."""
+        return self.categorical if self.entity_history else []
 
     @property
     def fitted(self) -> bool:
@@ -89,8 +109,10 @@ class FittedPreprocessor:
 
     @property
     def num_columns(self) -> list[str]:
-        """Output columns of the numeric features: amount, log dt, hour/dow sin/cos, then numeric fields."""
-        return [f"num_{f}" for f in (*TIME_FEATURES, *self.numeric)]
+        """Output columns of the numeric features: amount, log dt, hour/dow sin/cos, history features, then
+        numeric fields."""
+        hist = history.feature_names(self.history_fields) if self.entity_history else []
+        return [f"num_{f}" for f in (*TIME_FEATURES, *hist, *self.numeric)]
 
     @property
     def vocab_sizes(self) -> list[int]:
@@ -121,30 +143,31 @@ class FittedPreprocessor:
             raise RuntimeError("the preprocessor is not fitted: call fit(frame, train_end) or load(path)")
 
     def _features(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """Encode events that carry ``prev_time`` (the entity's previous event time, null for its first)."""
+        """Encode events that carry ``prev_time`` (the entity's previous event time, null for its first) and,
+        with ``entity_history``, the context columns of ``history``."""
         pl = require_polars()
         self._check_fitted()
         hour = pl.col("time").dt.hour() + pl.col("time").dt.minute() / 60.0 + pl.col("time").dt.second() / 3600.0
         dow = pl.col("time").dt.weekday().cast(pl.Float64) - 1.0 + hour / 24.0
         dt = (pl.col("time") - pl.col("prev_time")).dt.total_microseconds().cast(pl.Float64) / 1e6
-        amount = pl.col("amount")
         feats = {
-            "amount": amount.sign() * amount.abs().log1p(),
+            "amount": signed_log_amount(),
             "log_dt": dt.clip(lower_bound=0.0).log1p().fill_null(0.0),
             "hour_sin": (hour * (2 * math.pi / 24)).sin(),
             "hour_cos": (hour * (2 * math.pi / 24)).cos(),
             "dow_sin": (dow * (2 * math.pi / 7)).sin(),
             "dow_cos": (dow * (2 * math.pi / 7)).cos(),
         }
+        if self.entity_history:
+            feats |= history.feature_expressions(self.history_fields, signed_log_amount())
         feats |= {f: (pl.col(f) - self.numeric_stats[f][0]) / self.numeric_stats[f][1] for f in self.numeric}
         cats = [
             pl.col(f).replace_strict(*self._ids(f), default=UNKNOWN_ID, return_dtype=pl.Int64).alias(f"cat_{f}")
             for f in self.categorical
         ]
         nums = [expr.cast(pl.Float32).alias(f"num_{name}") for name, expr in feats.items()]
-        keep = [
-            c for c in lf.collect_schema().names() if c not in (*self.categorical, *self.numeric, "prev_time", "amount")
-        ]
+        inputs = (*self.categorical, *self.numeric, "prev_time", "amount")
+        keep = [c for c in lf.collect_schema().names() if c not in inputs and not c.startswith("history_")]
         return lf.select(*keep, *cats, *nums)
 
     def transform(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -155,28 +178,40 @@ class FittedPreprocessor:
         unsorted = (entity < entity.shift(1)) | ((entity == entity.shift(1)) & (time < time.shift(1)))
         if frame.select(unsorted.any()).item():
             frame = frame.sort("entity", "time", maintain_order=True)
-        lf = frame.lazy().with_columns(prev_time=time.shift(1).over("entity"))
-        return self._features(lf).collect()
+        context = [time.shift(1).over("entity").alias("prev_time")]
+        if self.entity_history:
+            context += history.context_columns(frame, self.history_fields, signed_log_amount())
+        return self._features(frame.lazy().with_columns(context)).collect()
 
-    def encode_live(self, events: pl.DataFrame) -> pl.DataFrame:
-        """Encode new events (canonical ``time``, ``amount`` and field columns) that carry ``prev_time``:
-        their entity's previous event time, null if none. Same expressions as ``transform``."""
-        return self._features(events.lazy()).collect()
+    def new_history(self) -> EntityHistory:
+        """The live-path state of an entity with no events yet."""
+        return EntityHistory(len(self.history_fields))
 
-    def encode_event(self, event: Mapping[str, Any], prev_time: datetime | None) -> tuple[np.ndarray, np.ndarray]:
+    def encode_event(
+        self, event: Mapping[str, Any], past: EntityHistory | None = None
+    ) -> tuple[np.ndarray, np.ndarray, EntityHistory]:
         """One live event (canonical values: time, amount, fields; a missing field = "<null>") and its entity's
-        previous event time -> cat (n_cat,) int64, num (n_num,) float32."""
+        history (None = no events yet) -> cat (n_cat,) int64, num (n_num,) float32, the entity's next history.
+        Same expressions as ``transform``."""
         pl = require_polars()
-        row = {"time": [as_utc(event["time"])], "amount": [float(event["amount"])]}
-        row |= {f: [NULL_CATEGORY if event.get(f) is None else str(event[f])] for f in self.categorical}
-        row |= {f: [float(event[f])] for f in self.numeric}
-        row["prev_time"] = [None if prev_time is None else as_utc(prev_time)]
+        past = past or self.new_history()
+        time, amount = as_utc(event["time"]), float(event["amount"])
+        values = {f: NULL_CATEGORY if event.get(f) is None else str(event[f]) for f in self.categorical}
+        buckets = [value_bucket(values[f]) for f in self.history_fields]
+        row: dict[str, Any] = {"time": time, "amount": amount, "prev_time": past.last_time}
+        row |= values | {f: float(event[f]) for f in self.numeric}
         dtype = pl.Datetime("us", "UTC")
         schema = {"time": dtype, "prev_time": dtype, "amount": pl.Float64}
         schema |= {f: pl.String for f in self.categorical} | {f: pl.Float64 for f in self.numeric}
-        encoded = self.encode_live(pl.DataFrame(row, schema=schema)).row(0, named=True)
+        if self.entity_history:
+            row |= past.context(buckets, self.history_fields)
+            schema |= {history.CONTEXT_COUNT: pl.Int64, history.CONTEXT_SUM: pl.Float64}
+            schema |= {c: pl.Boolean for c in row if c.startswith("history_") and c not in schema}
+        frame = pl.DataFrame({k: [v] for k, v in row.items()}, schema=schema)
+        encoded = self._features(frame.lazy()).collect().row(0, named=True)
         cat = np.array([encoded[c] for c in self.cat_columns], dtype=np.int64)
-        return cat, np.array([encoded[c] for c in self.num_columns], dtype=np.float32)
+        num = np.array([encoded[c] for c in self.num_columns], dtype=np.float32)
+        return cat, num, past.advance(time, amount, buckets)
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
@@ -185,6 +220,7 @@ class FittedPreprocessor:
             "categorical": self.categorical,
             "numeric": self.numeric,
             "min_freq": self.min_freq,
+            "entity_history": self.entity_history,
             "train_end": self.train_end.isoformat(),
             "vocabularies": self.vocabularies,
             "numeric_stats": {f: {"mean": m, "std": s} for f, (m, s) in self.numeric_stats.items()},
@@ -203,7 +239,7 @@ class FittedPreprocessor:
         state = json.loads(Path(path).read_text())
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"{path}: not a latte_vt preprocessor state (expected format {FORMAT!r})")
-        pre = cls(state["categorical"], state["numeric"], state["min_freq"])
+        pre = cls(state["categorical"], state["numeric"], state["min_freq"], state.get("entity_history", False))
         missing = [f for f in pre.categorical if f not in state["vocabularies"]]
         missing += [f for f in pre.numeric if f not in state["numeric_stats"]]
         if missing:

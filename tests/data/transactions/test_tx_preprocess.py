@@ -57,7 +57,7 @@ def test_scalers_are_fitted_on_the_training_period_only():
 
 def test_feature_values():
     frame = _events()
-    pre = FittedPreprocessor(["shop"], [], min_freq=1).fit(frame, TRAIN_END)
+    pre = FittedPreprocessor(["shop"], [], min_freq=1, entity_history=False).fit(frame, TRAIN_END)
     out = pre.transform(frame).filter(pl.col("entity") == "a")
     assert pre.num_columns == [f"num_{f}" for f in ("amount", "log_dt", "hour_sin", "hour_cos", "dow_sin", "dow_cos")]
     a = frame.filter(pl.col("entity") == "a")
@@ -87,10 +87,9 @@ def test_live_encoding_equals_batch_encoding():
     frame = _events()
     pre = FittedPreprocessor(["shop"], ["score"], min_freq=2).fit(frame, TRAIN_END)
     batch = pre.transform(frame)
-    last_time: dict[str, datetime] = {}
+    histories = {}
     for i, event in enumerate(frame.iter_rows(named=True)):  # events arrive one at a time
-        cat, num = pre.encode_event(event, last_time.get(event["entity"]))
-        last_time[event["entity"]] = event["time"]
+        cat, num, histories[event["entity"]] = pre.encode_event(event, histories.get(event["entity"]))
         assert cat.dtype == np.int64 and num.dtype == np.float32
         assert np.array_equal(cat, batch.select(pre.cat_columns).row(i))
         assert np.array_equal(num, np.array(batch.select(pre.num_columns).row(i), dtype=np.float32))

@@ -1,0 +1,126 @@
+"""What an event says about its entity's past, from constant-size per-entity state.
+
+Features (all float, computed only from the entity's earlier events):
+
+* ``amount_vs_mean``: the event's signed log amount minus the mean over the entity's earlier events
+  (0 for its first event).
+* ``new_<field>``: 1 when the field's value was never seen before for this entity, else 0.
+* ``changed_<field>``: 1 when the value differs from the entity's previous event's, else 0.
+
+Values are compared by a stable hash bucket (CRC-32 mod ``HASH_BUCKETS``), so the live path keeps a
+fixed-size bitset per field instead of an ever-growing set, and the batch path (polars window
+expressions over the entity's time-ordered events) gives exactly the same flags.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import polars as pl
+
+HASH_BUCKETS = 1024
+CONTEXT_COUNT = "history_count"  # events of the entity before this one
+CONTEXT_SUM = "history_sum_log_amount"  # sum of their signed log amounts (float64)
+
+
+def new_column(f: str) -> str:
+    return f"history_new_{f}"
+
+
+def changed_column(f: str) -> str:
+    return f"history_changed_{f}"
+
+
+def value_bucket(value: str) -> int:
+    """Stable hash bucket of a categorical value (same in every process and version)."""
+    return zlib.crc32(value.encode("utf-8")) % HASH_BUCKETS
+
+
+def signed_log(amount: float) -> float:
+    """sign(amount) * log1p(|amount|), as polars computes it."""
+    return math.copysign(math.log1p(abs(amount)), amount) if amount != 0 else 0.0
+
+
+def feature_names(fields: Sequence[str]) -> list[str]:
+    """Names of the history features for the tracked categorical fields, in encoding order."""
+    return ["amount_vs_mean", *(f"new_{f}" for f in fields), *(f"changed_{f}" for f in fields)]
+
+
+def context_columns(frame: pl.DataFrame, fields: Sequence[str], signed_log_amount: pl.Expr) -> list[pl.Expr]:
+    """Batch context of each event of ``frame`` (sorted by entity, then time): its entity's earlier-event
+    count and log-amount sum, and the new/changed flag of each tracked field."""
+    import polars as pl
+
+    exprs = [
+        pl.int_range(pl.len()).over("entity").alias(CONTEXT_COUNT),
+        signed_log_amount.cum_sum().shift(1, fill_value=0.0).over("entity").alias(CONTEXT_SUM),
+    ]
+    for f in fields:
+        values = frame[f].unique()
+        buckets = pl.Series([value_bucket(v) for v in values.to_list()], dtype=pl.Int64)
+        bucket = pl.col(f).replace_strict(values, buckets, return_dtype=pl.Int64)
+        exprs += [
+            bucket.is_first_distinct().over("entity").alias(new_column(f)),
+            (bucket != bucket.shift(1)).fill_null(False).over("entity").alias(changed_column(f)),
+        ]
+    return exprs
+
+
+def feature_expressions(fields: Sequence[str], signed_log_amount: pl.Expr) -> dict[str, pl.Expr]:
+    """The history features from the context columns (batch or live), keyed by ``feature_names``."""
+    import polars as pl
+
+    count = pl.col(CONTEXT_COUNT)
+    mean = pl.col(CONTEXT_SUM) / count.cast(pl.Float64)
+    feats = {"amount_vs_mean": pl.when(count > 0).then(signed_log_amount - mean).otherwise(0.0)}
+    feats |= {f"new_{f}": pl.col(new_column(f)).cast(pl.Float64) for f in fields}
+    feats |= {f"changed_{f}": pl.col(changed_column(f)).cast(pl.Float64) for f in fields}
+    return feats
+
+
+@dataclass
+class EntityHistory:
+    """Constant-size state of one entity for the live path (a few hundred bytes per tracked field)."""
+
+    n_fields: int
+    last_time: datetime | None = None
+    count: int = 0
+    sum_log_amount: float = 0.0
+    last_bucket: np.ndarray = field(default=None)  # (F,) int64, -1 before the first event
+    seen: np.ndarray = field(default=None)  # (F, HASH_BUCKETS // 8) uint8 bitsets
+
+    def __post_init__(self) -> None:
+        if self.last_bucket is None:
+            self.last_bucket = np.full(self.n_fields, -1, dtype=np.int64)
+        if self.seen is None:
+            self.seen = np.zeros((self.n_fields, HASH_BUCKETS // 8), dtype=np.uint8)
+
+    def context(self, buckets: Sequence[int], fields: Sequence[str]) -> dict[str, object]:
+        """Context columns (one value each) of an event with these field buckets."""
+        ctx: dict[str, object] = {CONTEXT_COUNT: self.count, CONTEXT_SUM: self.sum_log_amount}
+        for i, (f, b) in enumerate(zip(fields, buckets, strict=True)):
+            ctx[new_column(f)] = not bool(self.seen[i, b >> 3] & (1 << (b & 7)))
+            ctx[changed_column(f)] = bool(self.last_bucket[i] >= 0 and self.last_bucket[i] != b)
+        return ctx
+
+    def advance(self, time: datetime, amount: float, buckets: Sequence[int]) -> EntityHistory:
+        """The state after an event (a new object; this one is unchanged)."""
+        seen = self.seen.copy()
+        for i, b in enumerate(buckets):
+            seen[i, b >> 3] |= np.uint8(1 << (b & 7))
+        return EntityHistory(
+            self.n_fields,
+            time,
+            self.count + 1,
+            self.sum_log_amount + signed_log(amount),
+            np.asarray(buckets, dtype=np.int64),
+            seen,
+        )
