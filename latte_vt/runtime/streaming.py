@@ -1,37 +1,72 @@
 """Live scoring with ``step.onnx``: one event in, one score out, constant state per entity.
 
-State per entity: every layer's (S, z, m) as float32 arrays plus the entity's last event time (for
-the time-gap feature).  ``snapshot(path)`` / ``restore(path)`` write and read it as ``.npz`` arrays and
-JSON (no pickle).  Stepping an entity's events one by one gives the same scores as ``model.onnx``
-over its whole history.
+State per entity: every layer's (S, z, m) as float32 arrays plus the preprocessor's ``EntityHistory``
+(last event time, count, amount sum, field-value bitsets), kept in a ``StateStore``: in memory by
+default, or durably in SQLite (``store="state.sqlite"``; see ``state_store``).  ``snapshot(path)`` /
+``restore(path)`` write and read the states as ``.npz`` arrays and JSON (no pickle).  Stepping an
+entity's events one by one gives the same scores as ``model.onnx`` over its whole history.
+
+Out-of-order policy: an event older than its entity's last applied event is refused as a late event
+(scores depend on order); an event at the same time as the last one is accepted, in arrival order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from latte_vt.data.transactions.history import EntityHistory
+from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
 from latte_vt.runtime.bundle import Bundle
+from latte_vt.runtime.state_store import EntityState, MemoryStateStore, SQLiteStateStore, StateLayout, StateStore
 from latte_vt.runtime.transactions import load_bundle, sigmoid
+
+REQUIRED = ("entity", "time", "amount")
+
+
+class RejectedEventError(ValueError):
+    """An event the scorer refuses: ``kind`` is ``missing_field``, ``bad_value`` or ``late_event``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class _Prepared:
+    """An accepted event, encoded against its entity's history (not yet applied)."""
+
+    entity: str
+    cat: np.ndarray  # (n_cat,) int64
+    num: np.ndarray  # (n_num,) float32
+    history: EntityHistory  # the entity's history after this event
 
 
 class StreamingScorer:
     """``StreamingScorer(bundle).score(event)`` -> probability, using and updating the entity's state.
 
     Events use the canonical field names (``entity``, ``time``, ``amount`` and the schema's
-    categorical/numeric fields).  An event older than its entity's last event is refused with
-    ``ValueError`` (scores depend on order; the caller decides what to do with late events).
+    categorical/numeric fields).  A refused event (missing field, unreadable value, late event) raises
+    ``RejectedEventError`` (a ``ValueError``) from ``score``/``score_batch``; ``score_each`` returns it in the
+    event's place instead and scores the rest.
+
+    Args:
+        bundle: a transactions bundle with ``step.onnx``.
+        threads: onnxruntime intra-op threads.
+        store: where entity states live: a ``StateStore``, a path (a ``SQLiteStateStore`` file), or None
+            (in memory).
     """
 
-    def __init__(self, bundle: Bundle | str | Path, threads: int | None = 1) -> None:
-        from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
-
-        self._as_utc = as_utc
+    def __init__(
+        self, bundle: Bundle | str | Path, threads: int | None = 1, store: StateStore | str | Path | None = None
+    ) -> None:
         self.bundle = load_bundle(bundle, "transactions")
         self.preprocessor = FittedPreprocessor.load(self.bundle.root / "preprocessor.json")
         self.session = self.bundle.session("step", threads)
@@ -39,67 +74,144 @@ class StreamingScorer:
         self.state_inputs = [n for n in step["inputs"] if n.startswith("past_state.")]
         self.state_shapes = {n: step["inputs"][n]["shape"][1:] for n in self.state_inputs}
         self.initial = {n: float(step["initial_state"][n.rsplit(".", 1)[1]]) for n in self.state_inputs}
-        self.states: dict[str, list[np.ndarray]] = {}
-        self.last_time: dict[str, datetime] = {}
+        if store is None:
+            store = MemoryStateStore()
+        elif isinstance(store, str | Path):
+            store = SQLiteStateStore(store, self.layout, self.bundle_id)
+        self.store: StateStore = store
+
+    @property
+    def layout(self) -> StateLayout:
+        """Shapes of one entity's state."""
+        shapes = tuple(tuple(int(d) for d in self.state_shapes[n]) for n in self.state_inputs)
+        return StateLayout(tuple(self.state_inputs), shapes, len(self.preprocessor.history_fields))
+
+    @property
+    def bundle_id(self) -> str:
+        """Short id of what the states depend on: the step graph and the preprocessor (their sha256)."""
+        files = self.bundle.manifest["files"]
+        both = files["step.onnx"]["sha256"] + files["preprocessor.json"]["sha256"]
+        return hashlib.sha256(both.encode()).hexdigest()[:16]
+
+    @property
+    def events_applied(self) -> int:
+        """Events scored into the states so far (all time, for a durable store)."""
+        return int(self.store.meta.get("events_applied", 0))
 
     def _fresh(self) -> list[np.ndarray]:
         return [np.full(self.state_shapes[n], self.initial[n], dtype=np.float32) for n in self.state_inputs]
 
-    def score_batch(self, events: Iterable[Mapping[str, Any]]) -> list[float]:
-        """Score a micro-batch; events of one entity are applied in the given order."""
-        out: list[float] = []
-        pending: list[tuple[Mapping[str, Any], datetime]] = []
-        seen: set[str] = set()
-        for event in events:
-            missing = [k for k in ("entity", "time", "amount") if event.get(k) is None]
-            if missing:
-                raise ValueError(f"event {dict(event)!r} lacks required field(s) {missing}")
-            entity = str(event["entity"])
-            if entity in seen:  # an entity's second event must see the first one's state
-                out += self._run(pending)
-                pending, seen = [], set()
-            time = self._as_utc(event["time"])
-            last = self.last_time.get(entity)
-            if last is not None and time < last:
-                raise ValueError(f"event for entity {entity!r} at {time} is older than its last event at {last}")
-            pending.append((event, time))
-            seen.add(entity)
-        return out + self._run(pending)
+    # -- scoring ---------------------------------------------------------------------------------------
 
     def score(self, event: Mapping[str, Any]) -> float:
         return self.score_batch([event])[0]
 
-    def _run(self, batch: list[tuple[Mapping[str, Any], datetime]]) -> list[float]:
+    def score_batch(self, events: Iterable[Mapping[str, Any]]) -> list[float]:
+        """Score a micro-batch (an entity's events apply in the given order); if any event is refused,
+        raise its ``RejectedEventError`` and apply none of them."""
+        prepared = self._prepare(events)
+        rejected = next((p for p in prepared if isinstance(p, RejectedEventError)), None)
+        if rejected is not None:
+            raise rejected
+        return self._apply(prepared)
+
+    def score_each(self, events: Iterable[Mapping[str, Any]]) -> list[float | RejectedEventError]:
+        """Score a micro-batch; a refused event gets its ``RejectedEventError`` in its place, the rest are applied."""
+        prepared = self._prepare(events)
+        scores = iter(self._apply([p for p in prepared if isinstance(p, _Prepared)]))
+        return [p if isinstance(p, RejectedEventError) else next(scores) for p in prepared]
+
+    def checkpoint(self, **meta: Any) -> None:
+        """Make the states (and ``meta``) durable, when the store is."""
+        self.store.checkpoint(**meta)
+
+    def _prepare(self, events: Iterable[Mapping[str, Any]]) -> list[_Prepared | RejectedEventError]:
+        """Check and encode each event against its entity's history (earlier events of the batch included)."""
+        out: list[_Prepared | RejectedEventError] = []
+        pending: dict[str, EntityHistory] = {}
+        for event in events:
+            try:
+                out.append(self._prepare_one(event, pending))
+            except RejectedEventError as exc:
+                out.append(exc)
+        return out
+
+    def _prepare_one(self, event: Mapping[str, Any], pending: dict[str, EntityHistory]) -> _Prepared:
+        missing = [k for k in (*REQUIRED, *self.preprocessor.numeric) if event.get(k) is None]
+        if missing:
+            raise RejectedEventError("missing_field", f"event {dict(event)!r} lacks required field(s) {missing}")
+        entity = str(event["entity"])
+        try:
+            time = as_utc(event["time"])
+        except (TypeError, ValueError, AttributeError):
+            raise RejectedEventError("bad_value", f"time {event['time']!r} is not an ISO 8601 timestamp") from None
+        for name in ("amount", *self.preprocessor.numeric):
+            value = event[name]
+            finite = isinstance(value, int | float | str) and not isinstance(value, bool) and _is_finite(value)
+            if not finite:
+                raise RejectedEventError("bad_value", f"{name} {value!r} is not a finite number")
+        past = pending.get(entity)
+        if past is None:
+            stored = self.store.get(entity)
+            past = stored.history if stored is not None else None
+        if past is not None and past.last_time is not None and time < past.last_time:
+            raise RejectedEventError(
+                "late_event",
+                f"event for entity {entity!r} at {time} is older than its last event at {past.last_time} (late event)",
+            )
+        cat, num, history = self.preprocessor.encode_event(event, past)
+        pending[entity] = history
+        return _Prepared(entity, cat, num, history)
+
+    def _apply(self, prepared: list[_Prepared]) -> list[float]:
+        """Run accepted events through step.onnx; an entity's second event waits for its first one's state."""
+        out: list[float] = []
+        run: list[_Prepared] = []
+        for p in prepared:
+            if any(r.entity == p.entity for r in run):
+                out += self._run(run)
+                run = []
+            run.append(p)
+        out += self._run(run)
+        self.store.meta["events_applied"] = self.events_applied + len(prepared)
+        return out
+
+    def _run(self, batch: list[_Prepared]) -> list[float]:
+        """One step.onnx call over events of distinct entities."""
         if not batch:
             return []
-        cats, nums, states = [], [], []
-        for event, _ in batch:
-            entity = str(event["entity"])
-            cat, num = self.preprocessor.encode_event(event, self.last_time.get(entity))
-            cats.append(cat)
-            nums.append(num)
-            states.append(self.states.get(entity) or self._fresh())
-        feed = {"cat": np.stack(cats), "num": np.stack(nums)}
+        states = []
+        for p in batch:
+            stored = self.store.get(p.entity)
+            states.append(stored.arrays if stored is not None else self._fresh())
+        feed = {"cat": np.stack([p.cat for p in batch]), "num": np.stack([p.num for p in batch])}
         for i, name in enumerate(self.state_inputs):
             feed[name] = np.stack([s[i] for s in states])
         logit, *present = self.session.run(None, feed)
-        for row, (event, time) in enumerate(batch):
-            entity = str(event["entity"])
-            self.states[entity] = [p[row] for p in present]
-            self.last_time[entity] = time
-        return [float(p) for p in sigmoid(logit)]
+        for row, p in enumerate(batch):
+            self.store.put(p.entity, EntityState([s[row] for s in present], p.history))
+        return [float(x) for x in sigmoid(logit)]
+
+    # -- snapshots -------------------------------------------------------------------------------------
 
     def snapshot(self, path: str | Path) -> Path:
-        """Write every entity's state (``.npz``) and last event time (JSON in the same archive)."""
+        """Write every entity's state to one ``.npz`` (arrays, plus the histories' scalars as JSON)."""
         path = Path(path)
-        entities = sorted(self.states)
+        items = list(self.store.items())
+        entities = [e for e, _ in items]
         arrays = {
-            f"s{i}": np.stack([self.states[e][i] for e in entities])
-            if entities
-            else np.zeros((0, *self.state_shapes[n]))
+            f"s{i}": np.stack([s.arrays[i] for _, s in items]) if items else np.zeros((0, *self.state_shapes[n]))
             for i, n in enumerate(self.state_inputs)
         }
-        meta = {"entities": entities, "last_time": [self.last_time[e].isoformat() for e in entities]}
+        F = len(self.preprocessor.history_fields)
+        arrays["last_bucket"] = np.stack([s.history.last_bucket for _, s in items]) if items else np.zeros((0, F))
+        arrays["seen"] = np.stack([s.history.seen for _, s in items]) if items else np.zeros((0, F, 0))
+        scalars = [(s.history.last_time, s.history.count, s.history.sum_log_amount) for _, s in items]
+        meta = {
+            "entities": entities,
+            "history": [[None if t is None else t.isoformat(), c, total] for t, c, total in scalars],
+            "events_applied": self.events_applied,
+        }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         tmp = path.with_name(path.name + ".tmp")
         with tmp.open("wb") as fh:
@@ -108,9 +220,25 @@ class StreamingScorer:
         return path
 
     def restore(self, path: str | Path) -> None:
-        """Replace the in-memory state with a snapshot."""
+        """Replace the states with a snapshot's (the scorer then keeps them in memory)."""
         with np.load(Path(path), allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
             stacks = [data[f"s{i}"] for i in range(len(self.state_inputs))]
-        self.states = {e: [s[k] for s in stacks] for k, e in enumerate(meta["entities"])}
-        self.last_time = {e: self._as_utc(t) for e, t in zip(meta["entities"], meta["last_time"], strict=True)}
+            last_bucket, seen = data["last_bucket"], data["seen"]
+        store = MemoryStateStore()
+        F = len(self.preprocessor.history_fields)
+        for k, (entity, (last, count, total)) in enumerate(zip(meta["entities"], meta["history"], strict=True)):
+            history = EntityHistory(
+                F, None if last is None else as_utc(last), count, total, last_bucket[k].astype(np.int64), seen[k]
+            )
+            store.put(entity, EntityState([s[k] for s in stacks], history))
+        store.meta["events_applied"] = meta["events_applied"]
+        self.store = store
+
+
+def _is_finite(value: int | float | str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
