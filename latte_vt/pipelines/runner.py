@@ -13,11 +13,14 @@ from latte_vt.pipelines.shards import Shard, ShardResult
 from latte_vt.pipelines.spec import JobSpec
 from latte_vt.pipelines.summary import JobSummary, summarize
 
-ENGINES = {"local": ("latte_vt.pipelines.local", "run_local")}
+ENGINE_RUNNERS = {
+    "local": ("latte_vt.pipelines.local", "run_local"),
+    "ray": ("latte_vt.pipelines.ray_engine", "run_ray"),
+}
 
 
 def engine(name: str) -> Callable[[JobSpec, Sequence[Shard]], Iterator[ShardResult]]:
-    module, function = ENGINES[name]
+    module, function = ENGINE_RUNNERS[name]
     return getattr(importlib.import_module(module), function)
 
 
@@ -29,6 +32,7 @@ def run_job(spec: JobSpec, progress: bool = True) -> JobSummary:
     """
     from tqdm import tqdm
 
+    spec = spec.absolute()
     job = job_module(spec.job)
     folder = job_folder(spec)
     folder.prepare(spec.to_dict(), job.fingerprint(spec), spec.overwrite)

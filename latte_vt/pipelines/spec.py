@@ -9,6 +9,7 @@ relative to the working directory the job is started from.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -169,6 +170,19 @@ class JobSpec:
         out = dataclasses.asdict(self)
         out["input"] = list(self.input)
         return out
+
+    def absolute(self) -> JobSpec:
+        """The same spec with every path absolute (workers may start in another directory)."""
+
+        def full(path: str | None) -> str | None:
+            return None if path is None else os.path.abspath(path)
+
+        model = dataclasses.replace(self.model, bundle=full(self.model.bundle), checkpoint=full(self.model.checkpoint))
+        options = self.options
+        if isinstance(options, ScoreOptions):
+            options = dataclasses.replace(options, schema=full(options.schema))
+        inputs = tuple(full(p) for p in self.input)
+        return dataclasses.replace(self, input=inputs, output=full(self.output), model=model, options=options)
 
 
 def _at_least(key: str, value: int, low: int) -> None:

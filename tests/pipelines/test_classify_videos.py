@@ -4,33 +4,22 @@ kept as rows with their error and listed in the rejects, inputs from a folder, a
 import numpy as np
 import polars as pl
 import pytest
-from pipeline_fixtures import CLASSES
+from pipeline_fixtures import CLASSES, classify_job, read_parts
 
 from latte_vt.inference.video import VideoPredictor
 from latte_vt.pipelines.classify_videos import list_files
 from latte_vt.pipelines.runner import run_job
-from latte_vt.pipelines.spec import spec_from_dict
 from latte_vt.runtime import VideoClassifier
 
 
-def job(source, model: dict, out, **options):
-    raw = {
-        "job": "classify-videos",
-        "input": source,
-        "output": str(out),
-        "model": model,
-        "workers": options.pop("workers", 1),
-        "options": {"shard_size": 3, "top_k": 2, "batch_size": 2} | options,
-    }
-    return spec_from_dict(raw)
-
-
 def predictions(out):
-    return pl.read_parquet(out / "predictions" / "*.parquet")
+    return read_parts(out, "predictions")
 
 
 def test_bundle_rows_equal_the_runtime_and_broken_files_are_rejected(clips, video_models, tmp_path):
-    summary = run_job(job(str(clips["root"] / "videos"), {"bundle": str(video_models.bundle)}, tmp_path / "out"))
+    summary = run_job(
+        classify_job(str(clips["root"] / "videos"), {"bundle": str(video_models.bundle)}, tmp_path / "out")
+    )
     rows = predictions(tmp_path / "out")
     videos = sorted(str(p) for p in [*clips["good"], *clips["bad"]])
     assert rows["path"].to_list() == videos  # every video once, in order; notes.txt is not a video
@@ -61,7 +50,7 @@ def test_bundle_rows_equal_the_runtime_and_broken_files_are_rejected(clips, vide
 
 def test_without_probing_a_broken_file_fails_at_load_and_its_shard_goes_on(clips, video_models, tmp_path):
     files = [str(clips["bad"][0]), *(str(p) for p in clips["good"][:2])]
-    spec = job(files, {"bundle": str(video_models.bundle)}, tmp_path / "out", probe_timeout_s=0, shard_size=8)
+    spec = classify_job(files, {"bundle": str(video_models.bundle)}, tmp_path / "out", probe_timeout_s=0, shard_size=8)
     summary = run_job(spec, progress=False)
     rows = predictions(tmp_path / "out")
     assert rows.height == 3 and summary.shards == 1 and summary.reasons == {"load": 1}
@@ -72,7 +61,9 @@ def test_without_probing_a_broken_file_fails_at_load_and_its_shard_goes_on(clips
 def test_checkpoint_model_and_csv_input(clips, video_models, tmp_path):
     table = tmp_path / "clips.csv"
     table.write_text("path,label\n" + "".join(f"{p},?\n" for p in clips["good"][:4]))
-    summary = run_job(job(str(table), {"checkpoint": str(video_models.checkpoint)}, tmp_path / "out"), progress=False)
+    summary = run_job(
+        classify_job(str(table), {"checkpoint": str(video_models.checkpoint)}, tmp_path / "out"), progress=False
+    )
     rows = predictions(tmp_path / "out")
     assert rows["path"].to_list() == sorted(str(p) for p in clips["good"][:4]) and summary.rejected == 0
     expected = VideoPredictor(video_models.checkpoint).classify(clips["good"][:4], top_k=2, progress=False)

@@ -5,7 +5,7 @@ import json
 
 import polars as pl
 import pytest
-from pipeline_fixtures import BAD_ROWS
+from pipeline_fixtures import BAD_ROWS, read_parts, score_job
 
 from latte_vt.inference.transactions import load_checkpoint_scorer, score_events
 from latte_vt.pipelines import shards as shards_module
@@ -15,26 +15,8 @@ from latte_vt.pipelines.spec import spec_from_dict
 from latte_vt.runtime import TransactionScorer
 
 
-def job(events, model: dict, out, shards=4, workers=1, **extra):
-    raw = {
-        "job": "score-transactions",
-        "input": [str(events["good"]), str(events["bad"])],
-        "output": str(out),
-        "model": model,
-        "workers": workers,
-        "options": {"shards": shards},
-    }
-    return spec_from_dict(raw | extra)
-
-
-def read_parts(folder, name):
-    """Every part file of a results folder, in shard order, as one frame."""
-    files = sorted((folder / name).glob("part-*.parquet"))
-    return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
-
-
 def test_bundle_scores_equal_the_one_shot_runtime_and_every_row_is_accounted_for(events, tx_models, tmp_path):
-    summary = run_job(job(events, {"bundle": str(tx_models.bundle)}, tmp_path / "out", workers=2), progress=False)
+    summary = run_job(score_job(events, {"bundle": str(tx_models.bundle)}, tmp_path / "out", workers=2), progress=False)
     scores = read_parts(tmp_path / "out", "scores")
     one_shot = TransactionScorer(tx_models.bundle).score([events["good"], events["bad"]])
     both = one_shot.join(scores, on="event_id", how="full", suffix="_job")
@@ -63,7 +45,7 @@ def test_bundle_scores_equal_the_one_shot_runtime_and_every_row_is_accounted_for
 
 
 def test_checkpoint_scores_equal_the_one_shot_checkpoint_path(events, tx_models, tmp_path):
-    run_job(job(events, {"checkpoint": str(tx_models.checkpoint)}, tmp_path / "out", shards=3), progress=False)
+    run_job(score_job(events, {"checkpoint": str(tx_models.checkpoint)}, tmp_path / "out", shards=3), progress=False)
     scores = read_parts(tmp_path / "out", "scores")
     model, pre, schema = load_checkpoint_scorer(tx_models.checkpoint)
     one_shot = score_events([events["good"], events["bad"]], model, pre, schema).scores
@@ -78,7 +60,7 @@ class Interrupted(BaseException):
 
 def test_resume_after_an_interrupted_job_equals_one_run(events, tx_models, tmp_path, monkeypatch):
     model = {"bundle": str(tx_models.bundle)}
-    run_job(job(events, model, tmp_path / "once", shards=5), progress=False)
+    run_job(score_job(events, model, tmp_path / "once", shards=5), progress=False)
 
     out = tmp_path / "resumed"
     original = shards_module.JobFolder.write_shard
@@ -94,13 +76,13 @@ def test_resume_after_an_interrupted_job_equals_one_run(events, tx_models, tmp_p
 
     monkeypatch.setattr(shards_module.JobFolder, "write_shard", interrupted_third_shard)
     with pytest.raises(Interrupted):
-        run_job(job(events, model, out, shards=5), progress=False)
+        run_job(score_job(events, model, out, shards=5), progress=False)
     monkeypatch.setattr(shards_module.JobFolder, "write_shard", original)
     finished = sorted((out / "_done").glob("*.json"))
     assert len(finished) == 2
     kept = {p.name: p.stat().st_mtime_ns for p in (out / "scores").glob("part-*.parquet")}
 
-    summary = run_job(job(events, model, out, shards=5), progress=False)
+    summary = run_job(score_job(events, model, out, shards=5), progress=False)
     assert (summary.shards_skipped, summary.shards_run, summary.shards_failed) == (2, 3, 0)
     for path in finished:  # finished shards are not redone
         name = path.with_suffix(".parquet").name
@@ -108,30 +90,30 @@ def test_resume_after_an_interrupted_job_equals_one_run(events, tx_models, tmp_p
     assert not list((out / "scores").glob(".*tmp*"))
     for name in ("scores", "rejects"):
         assert read_parts(out, name).equals(read_parts(tmp_path / "once", name))
-    assert summary.items_in == run_job(job(events, model, tmp_path / "once", shards=5), progress=False).items_in
+    assert summary.items_in == run_job(score_job(events, model, tmp_path / "once", shards=5), progress=False).items_in
     assert summary.rejected == len(BAD_ROWS)
 
 
 def test_a_folder_of_another_job_is_refused_unless_overwrite(events, tx_models, tmp_path):
     model = {"bundle": str(tx_models.bundle)}
-    run_job(job(events, model, tmp_path / "out", shards=2), progress=False)
-    again = run_job(job(events, model, tmp_path / "out", shards=2), progress=False)
+    run_job(score_job(events, model, tmp_path / "out", shards=2), progress=False)
+    again = run_job(score_job(events, model, tmp_path / "out", shards=2), progress=False)
     assert (again.shards_skipped, again.shards_run) == (2, 0)
     with pytest.raises(OutputFolderError, match="changed: shards"):
-        run_job(job(events, model, tmp_path / "out", shards=3), progress=False)
-    replaced = run_job(job(events, model, tmp_path / "out", shards=3, overwrite=True), progress=False)
+        run_job(score_job(events, model, tmp_path / "out", shards=3), progress=False)
+    replaced = run_job(score_job(events, model, tmp_path / "out", shards=3, overwrite=True), progress=False)
     assert replaced.shards_run == 3 and len(list((tmp_path / "out" / "scores").glob("*.parquet"))) == 3
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(OutputFolderError, match="not a latte-vt job folder"):
-        run_job(job(events, model, tmp_path / "mine", overwrite=True), progress=False)
+        run_job(score_job(events, model, tmp_path / "mine", overwrite=True), progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_a_failing_shard_is_reported_and_retried_by_the_rerun(events, tx_models, tmp_path):
     strict = tmp_path / "strict.yaml"
     strict.write_text(events["schema"].read_text().replace("on_error: quarantine", "on_error: fail"))
-    spec = job(events, {"bundle": str(tx_models.bundle)}, tmp_path / "out", shards=3)
+    spec = score_job(events, {"bundle": str(tx_models.bundle)}, tmp_path / "out", shards=3)
     spec = spec_from_dict(spec.to_dict(), [f"options.schema={strict}"])
     summary = run_job(spec, progress=False)
     assert not summary.ok and summary.shards_run == 3 and 1 <= summary.shards_failed < 3
