@@ -44,9 +44,9 @@ class _Prepared:
     """An accepted event, encoded against its entity's history (not yet applied)."""
 
     entity: str
-    cat: np.ndarray  # (n_cat,) int64
-    num: np.ndarray  # (n_num,) float32
     history: EntityHistory  # the entity's history after this event
+    cat: np.ndarray | None = None  # (n_cat,) int64
+    num: np.ndarray | None = None  # (n_num,) float32
 
 
 class StreamingScorer:
@@ -126,17 +126,29 @@ class StreamingScorer:
         self.store.checkpoint(**meta)
 
     def _prepare(self, events: Iterable[Mapping[str, Any]]) -> list[_Prepared | RejectedEventError]:
-        """Check and encode each event against its entity's history (earlier events of the batch included)."""
+        """Check each event against its entity's history (earlier events of the batch included), then encode
+        the accepted ones in one pass."""
         out: list[_Prepared | RejectedEventError] = []
+        rows: list[dict[str, Any]] = []
         pending: dict[str, EntityHistory] = {}
         for event in events:
             try:
-                out.append(self._prepare_one(event, pending))
+                prepared, row = self._prepare_one(event, pending)
             except RejectedEventError as exc:
                 out.append(exc)
+                continue
+            out.append(prepared)
+            rows.append(row)
+        if rows:
+            cats, nums = self.preprocessor.encode_rows(rows)  # (N, n_cat), (N, n_num)
+            for p, cat, num in zip([p for p in out if isinstance(p, _Prepared)], cats, nums, strict=True):
+                p.cat, p.num = cat, num
         return out
 
-    def _prepare_one(self, event: Mapping[str, Any], pending: dict[str, EntityHistory]) -> _Prepared:
+    def _prepare_one(
+        self, event: Mapping[str, Any], pending: dict[str, EntityHistory]
+    ) -> tuple[_Prepared, dict[str, Any]]:
+        """An accepted event (not yet encoded) and its input row for ``encode_rows``; or RejectedEventError."""
         missing = [k for k in (*REQUIRED, *self.preprocessor.numeric) if event.get(k) is None]
         if missing:
             raise RejectedEventError("missing_field", f"event {dict(event)!r} lacks required field(s) {missing}")
@@ -159,9 +171,9 @@ class StreamingScorer:
                 "late_event",
                 f"event for entity {entity!r} at {time} is older than its last event at {past.last_time} (late event)",
             )
-        cat, num, history = self.preprocessor.encode_event(event, past)
+        row, history = self.preprocessor.live_context(event, past)
         pending[entity] = history
-        return _Prepared(entity, cat, num, history)
+        return _Prepared(entity, history), row
 
     def _apply(self, prepared: list[_Prepared]) -> list[float]:
         """Run accepted events through step.onnx; an entity's second event waits for its first one's state."""
@@ -241,4 +253,3 @@ def _is_finite(value: int | float | str) -> bool:
         return math.isfinite(float(value))
     except ValueError:
         return False
-

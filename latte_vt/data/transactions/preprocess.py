@@ -14,7 +14,8 @@ Per event, from the canonical frame of ``load_events``:
 * ``num_<field>``: numeric fields standardised with the training period's mean and std.
 
 Numeric features are float32. The batch path (``transform``) and the live path (``encode_event``: one
-event plus its entity's ``EntityHistory``) run the same expressions.
+event plus its entity's ``EntityHistory``; ``live_context`` + ``encode_rows`` for a micro-batch in one
+polars pass) run the same expressions.
 """
 
 from __future__ import annotations
@@ -187,31 +188,45 @@ class FittedPreprocessor:
         """The live-path state of an entity with no events yet."""
         return EntityHistory(len(self.history_fields))
 
-    def encode_event(
+    def live_context(
         self, event: Mapping[str, Any], past: EntityHistory | None = None
-    ) -> tuple[np.ndarray, np.ndarray, EntityHistory]:
+    ) -> tuple[dict[str, Any], EntityHistory]:
         """One live event (canonical values: time, amount, fields; a missing field = "<null>") and its entity's
-        history (None = no events yet) -> cat (n_cat,) int64, num (n_num,) float32, the entity's next history.
-        Same expressions as ``transform``."""
-        pl = require_polars()
+        history (None = no events yet) -> its input row for ``encode_rows``, the entity's next history."""
         past = past or self.new_history()
         time, amount = as_utc(event["time"]), float(event["amount"])
         values = {f: NULL_CATEGORY if event.get(f) is None else str(event[f]) for f in self.categorical}
         buckets = [value_bucket(values[f]) for f in self.history_fields]
         row: dict[str, Any] = {"time": time, "amount": amount, "prev_time": past.last_time}
         row |= values | {f: float(event[f]) for f in self.numeric}
+        if self.entity_history:
+            row |= past.context(buckets, self.history_fields)
+        return row, past.advance(time, amount, buckets)
+
+    def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``live_context`` in one polars pass -> cat (N, n_cat) int64, num (N, n_num) float32.
+        Same expressions as ``transform``."""
+        pl = require_polars()
         dtype = pl.Datetime("us", "UTC")
         schema = {"time": dtype, "prev_time": dtype, "amount": pl.Float64}
         schema |= {f: pl.String for f in self.categorical} | {f: pl.Float64 for f in self.numeric}
         if self.entity_history:
-            row |= past.context(buckets, self.history_fields)
             schema |= {history.CONTEXT_COUNT: pl.Int64, history.CONTEXT_SUM: pl.Float64}
-            schema |= {c: pl.Boolean for c in row if c.startswith("history_") and c not in schema}
-        frame = pl.DataFrame({k: [v] for k, v in row.items()}, schema=schema)
-        encoded = self._features(frame.lazy()).collect().row(0, named=True)
-        cat = np.array([encoded[c] for c in self.cat_columns], dtype=np.int64)
-        num = np.array([encoded[c] for c in self.num_columns], dtype=np.float32)
-        return cat, num, past.advance(time, amount, buckets)
+            schema |= {history.new_column(f): pl.Boolean for f in self.history_fields}
+            schema |= {history.changed_column(f): pl.Boolean for f in self.history_fields}
+        frame = pl.DataFrame({k: [r[k] for r in rows] for k in schema}, schema=schema)
+        encoded = self._features(frame.lazy()).collect()
+        cat = encoded.select(self.cat_columns).to_numpy().astype(np.int64)
+        return cat, encoded.select(self.num_columns).to_numpy().astype(np.float32)
+
+    def encode_event(
+        self, event: Mapping[str, Any], past: EntityHistory | None = None
+    ) -> tuple[np.ndarray, np.ndarray, EntityHistory]:
+        """One live event and its entity's history (None = no events yet) -> cat (n_cat,) int64, num (n_num,)
+        float32, the entity's next history (``live_context`` + ``encode_rows`` for one event)."""
+        row, after = self.live_context(event, past)
+        cat, num = self.encode_rows([row])
+        return cat[0], num[0], after
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
