@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "latte_vt.commands.lightning",
     "latte_vt.commands.export",
     "latte_vt.commands.quickstart",
+    "latte_vt.commands.run",
     "latte_vt.commands.score",
     "latte_vt.commands.stream",
     "latte_vt.commands.video_check",
