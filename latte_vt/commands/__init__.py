@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "latte_vt.commands.quickstart",
     "latte_vt.commands.run",
     "latte_vt.commands.score",
+    "latte_vt.commands.serve",
     "latte_vt.commands.stream",
     "latte_vt.commands.video_check",
 )

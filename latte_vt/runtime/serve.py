@@ -1,0 +1,222 @@
+"""``latte-vt serve``: HTTP scoring with the same durable per-entity state as ``latte-vt stream``.
+
+* ``POST /score``: one event object or a JSON list of them -> HTTP 200 with ``results`` (one per event,
+  in order: ``status`` ``scored`` with ``score``, or ``rejected`` with ``kind`` and ``reason``), ``scored``
+  and ``rejected``.  A body that is not JSON, or not an object / list of objects, gets 422 with the reason.
+* ``GET /health``: bundle id and path, state file, events applied (all time).
+* ``GET /metrics``: Prometheus text: requests by status, events by result, checkpoints, request latency
+  histogram.
+
+One process writes the state (the store refuses a second one); requests are scored one at a time under a
+lock, so an entity's events apply in arrival order.  The states are checkpointed every
+``checkpoint_every`` applied events before the response is sent (default 1: a 200 means the request's
+events are on disk), and on shutdown.  FastAPI and uvicorn are imported only here
+(``pip install "latte-vt[serve]"``); nothing imports torch.
+"""
+
+import bisect
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from latte_vt.runtime.live_stream import JSON_TYPES
+from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
+
+MAX_EVENTS_PER_REQUEST = 10_000
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class BadRequestError(ValueError):
+    """A request body that is not one event object or a list of them (HTTP 422), or too large (413)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def require_serve():
+    """The fastapi module, or an ImportError saying how to install it."""
+    try:
+        import fastapi
+    except ImportError as exc:
+        raise ImportError('latte-vt serve needs FastAPI and uvicorn: pip install "latte-vt[serve]"') from exc
+    return fastapi
+
+
+def parse_events(body: bytes) -> list[dict[str, Any]]:
+    """The events of a request body: one JSON object, or a list of objects."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"the body is not valid JSON ({exc})") from None
+    events = payload if isinstance(payload, list) else [payload]
+    if not isinstance(payload, list | dict):
+        raise BadRequestError(f"expected an event object or a list of them, got a JSON {_json_type(payload)}")
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise BadRequestError(f"{len(events)} events in one request; at most {MAX_EVENTS_PER_REQUEST}", 413)
+    for i, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise BadRequestError(f"item {i} of the list is a JSON {_json_type(event)}, not an event object")
+    return events
+
+
+def _json_type(value: Any) -> str:
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+class Metrics:
+    """Counters and a latency histogram, rendered in the Prometheus text format."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter = Counter()  # by HTTP status
+        self.events: Counter = Counter()  # "scored" or the reject kind
+        self.latency_counts = [0] * (len(LATENCY_BUCKETS_S) + 1)  # the last one is +Inf
+        self.latency_sum = 0.0
+
+    def observe(self, status: int, seconds: float, results: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.requests[status] += 1
+            self.events.update(r.get("kind", "scored") for r in results)
+            self.latency_counts[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+            self.latency_sum += seconds
+
+    def render(self, events_applied: int, checkpoints: int) -> str:
+        with self._lock:
+            lines = [
+                "# HELP latte_vt_requests_total Scoring requests by HTTP status.",
+                "# TYPE latte_vt_requests_total counter",
+                *(f'latte_vt_requests_total{{status="{s}"}} {n}' for s, n in sorted(self.requests.items())),
+                "# HELP latte_vt_events_total Events received, by result (scored or the reject reason).",
+                "# TYPE latte_vt_events_total counter",
+                *(f'latte_vt_events_total{{result="{k}"}} {n}' for k, n in sorted(self.events.items())),
+                "# HELP latte_vt_events_applied Events applied to the entity states (all time, from the store).",
+                "# TYPE latte_vt_events_applied gauge",
+                f"latte_vt_events_applied {events_applied}",
+                "# HELP latte_vt_checkpoints_total Durable checkpoints written by this process.",
+                "# TYPE latte_vt_checkpoints_total counter",
+                f"latte_vt_checkpoints_total {checkpoints}",
+                "# HELP latte_vt_request_seconds Time to score a request (checkpoint included).",
+                "# TYPE latte_vt_request_seconds histogram",
+            ]
+            cumulative = 0
+            for bound, count in zip((*LATENCY_BUCKETS_S, "+Inf"), self.latency_counts, strict=True):
+                cumulative += count
+                lines.append(f'latte_vt_request_seconds_bucket{{le="{bound}"}} {cumulative}')
+            lines.append(f"latte_vt_request_seconds_sum {self.latency_sum}")
+            lines.append(f"latte_vt_request_seconds_count {cumulative}")
+        return "\n".join(lines) + "\n"
+
+
+class ScoringService:
+    """The scorer, its durable store, the single-writer lock and the metrics behind the HTTP app.
+
+    Args:
+        bundle: a transactions bundle with ``step.onnx``.
+        state: the SQLite state file (shared format with ``latte-vt stream``).
+        checkpoint_every: applied events between checkpoints (1 = every request is durable before its reply).
+        threads: onnxruntime threads.
+    """
+
+    def __init__(self, bundle: str | Path, state: str | Path, checkpoint_every: int = 1, threads: int = 1) -> None:
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        self.bundle_path = Path(bundle)
+        self.state = Path(state)
+        self.scorer = StreamingScorer(bundle, threads=threads, store=state)
+        self.checkpoint_every = checkpoint_every
+        self.metrics = Metrics()
+        self.checkpoints = 0
+        self._since_checkpoint = 0
+        self._lock = threading.Lock()
+
+    def score(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON reply) for a ``POST /score`` body."""
+        start = time.perf_counter()
+        try:
+            events = parse_events(body)
+        except BadRequestError as exc:
+            self.metrics.observe(exc.status, time.perf_counter() - start, [])
+            return exc.status, {"detail": str(exc)}
+        with self._lock:
+            outcomes = self.scorer.score_each(events)
+            self._since_checkpoint += sum(not isinstance(o, RejectedEventError) for o in outcomes)
+            if self._since_checkpoint >= self.checkpoint_every:
+                self._checkpoint()
+        results = [_result(i, event, o) for i, (event, o) in enumerate(zip(events, outcomes, strict=True))]
+        self.metrics.observe(200, time.perf_counter() - start, results)
+        scored = sum(r["status"] == "scored" for r in results)
+        return 200, {"results": results, "scored": scored, "rejected": len(results) - scored}
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "bundle": self.scorer.bundle_id,
+            "bundle_path": str(self.bundle_path),
+            "state": str(self.state),
+            "events_applied": self.scorer.events_applied,
+        }
+
+    def metrics_text(self) -> str:
+        return self.metrics.render(self.scorer.events_applied, self.checkpoints)
+
+    def close(self) -> None:
+        """Checkpoint what is pending and release the state file."""
+        with self._lock:
+            self._checkpoint()
+            self.scorer.store.close()
+
+    def _checkpoint(self) -> None:
+        self.scorer.checkpoint()
+        self.checkpoints += 1
+        self._since_checkpoint = 0
+
+
+def _result(index: int, event: dict[str, Any], outcome: float | RejectedEventError) -> dict[str, Any]:
+    result = {"index": index, "event_id": event.get("event_id"), "entity": event.get("entity")}
+    if isinstance(outcome, RejectedEventError):
+        return result | {"status": "rejected", "kind": outcome.kind, "reason": str(outcome)}
+    return result | {"status": "scored", "score": outcome}
+
+
+def create_app(service: ScoringService):
+    """The FastAPI app over a ``ScoringService`` (closed, with a final checkpoint, on shutdown)."""
+    fastapi = require_serve()  # no ``from __future__ import annotations`` here: FastAPI reads the annotations
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from starlette.concurrency import run_in_threadpool
+
+    @asynccontextmanager
+    async def lifespan(app) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = fastapi.FastAPI(title="latte-vt serve", lifespan=lifespan)
+
+    @app.post("/score")
+    async def score(request: fastapi.Request) -> JSONResponse:
+        """Score one event object or a list of them (each entity's events in order)."""
+        status, reply = await run_in_threadpool(service.score, await request.body())
+        return JSONResponse(reply, status_code=status)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return service.health()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        return service.metrics_text()
+
+    return app
+
+
+def serve(service: ScoringService, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app with uvicorn until SIGINT/SIGTERM (then checkpoint and exit)."""
+    app = create_app(service)
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="info")
