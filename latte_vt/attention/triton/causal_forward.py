@@ -139,12 +139,16 @@ def _causal_output(
         )  # (SUB, SUB) [t, s]
         y += tl.dot(scores, v, input_precision=PREC)  # (SUB, BD)
     # the sub-block's own tokens, one key s at a time: weights e^{k_s - la_t} for t >= s
+    # (plain tl ops in this loop: helper calls cost the Triton interpreter ~2 ms each)
     for d in range(SUB):
         s1 = n * C + i * SUB + d
-        s1_ok = valid_tokens(mask_ptr, b, smb, s1, T, HAS_MASK)  # scalar: key token s1 is valid
-        k_row = load_row(k_base + s1 * skt, lat, L, s1_ok, NEG)  # (BL,)
-        v_row = load_row(v_base + s1 * svt, dim, Dh, s1_ok, 0.0)  # (BD,)
-        w = tl.where(sub[:, None] >= d, exp_nonpositive(k_row[None, :] - la), 0.0)  # (SUB, BL)
+        s1_ok = s1 < T
+        if HAS_MASK:
+            s1_ok = s1_ok & (tl.load(mask_ptr + b * smb + s1, mask=s1_ok, other=0) != 0)
+        k_ok = (lat < L) & s1_ok
+        k_row = tl.where(k_ok, tl.load(k_base + s1 * skt + lat, mask=k_ok, other=0.0).to(tl.float32), NEG)  # (BL,)
+        v_row = tl.load(v_base + s1 * svt + dim, mask=(dim < Dh) & s1_ok, other=0.0).to(tl.float32)  # (BD,)
+        w = tl.where(sub[:, None] >= d, tl.exp(tl.minimum(k_row[None, :] - la, 0.0)), 0.0)  # (SUB, BL)
         y += tl.sum(p * w, 1)[:, None] * v_row[None, :]  # (SUB, BD)
     y = tl.where(ok[:, None], y, 0.0)  # padded tokens output 0
     out = y_ptr + (bh * T + t[:, None]) * Dh + dim[None, :]

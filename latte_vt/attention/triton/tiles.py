@@ -32,15 +32,20 @@ def valid_tokens(mask_ptr, b, stride_mask_b, t, T, HAS_MASK: tl.constexpr):
 
 @triton.jit
 def load_tile(ptr, rows, cols, stride_row, n_cols, row_ok, other):
-    """Tile x[rows, cols] (R, K) as float32; rows not ``row_ok`` and columns >= ``n_cols`` read ``other``."""
+    """Tile x[rows, cols] (R, K) as float32; rows not ``row_ok`` and columns >= ``n_cols`` read ``other``.
+
+    ``other`` is applied after the float32 conversion: NEG does not fit a float16 (it would be -inf).
+    """
     ok = row_ok[:, None] & (cols < n_cols)[None, :]
-    return tl.load(ptr + rows[:, None] * stride_row + cols[None, :], mask=ok, other=other).to(tl.float32)
+    x = tl.load(ptr + rows[:, None] * stride_row + cols[None, :], mask=ok, other=0.0).to(tl.float32)
+    return tl.where(ok, x, other)
 
 
 @triton.jit
 def load_row(ptr, cols, n_cols, row_ok, other):
     """One row x[cols] (K,) as float32; everything reads ``other`` unless ``row_ok`` (a scalar)."""
-    return tl.load(ptr + cols, mask=(cols < n_cols) & row_ok, other=other).to(tl.float32)
+    ok = (cols < n_cols) & row_ok
+    return tl.where(ok, tl.load(ptr + cols, mask=ok, other=0.0).to(tl.float32), other)
 
 
 @triton.jit
