@@ -15,8 +15,8 @@ from functools import partial
 import pytest
 import torch
 
-from latte_vt.attention import LatteState, latte_causal, latte_causal_reference
-from latte_vt.attention.triton.autograd import latte_causal_triton
+from latte_vt.attention import LatteState, latte_bidirectional_reference, latte_causal, latte_causal_reference
+from latte_vt.attention.triton.autograd import latte_bidirectional_triton, latte_causal_triton
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 DEVICE = "cpu" if INTERPRETED else "cuda"
@@ -189,3 +189,38 @@ def test_causal_half_precision(dtype, tol):
     mask = padding_mask(2, 64)
     causal = partial(latte_causal_triton, chunk_size=32, mask=mask)
     assert_matches_reference(causal, partial(masked_reference(latte_causal_reference), mask=mask.cpu()), q, k, v, tol)
+
+
+@pytest.mark.parametrize(
+    "B,H,T", [(2, 2, 1), (2, 2, 37), (2, 2, 128), pytest.param(1, 2, 1100, marks=pytest.mark.slow)]
+)
+def test_bidirectional_outputs_and_grads_float32(B, H, T):
+    """T = 1100 spans three reduction programs (512 tokens each) merged by the combine kernel."""
+    q, k, v = make_qkv(B, H, T, 16, 16)
+    assert_matches_reference(latte_bidirectional_triton, latte_bidirectional_reference, q, k, v, 1e-4)
+
+
+def test_bidirectional_odd_widths_padding_and_strided_inputs():
+    B, H, T, L, Dh = 3, 2, 45, 5, 7
+    q, k, v = (x.transpose(1, 2).contiguous().transpose(1, 2) for x in make_qkv(B, H, T, L, Dh, seed=8))
+    assert not q.is_contiguous()
+    mask = padding_mask(B, T)
+    mask[2] = False  # a row with no real token at all
+    bidir = partial(latte_bidirectional_triton, mask=mask)
+    reference = partial(latte_bidirectional_reference, mask=mask.cpu())
+    assert_matches_reference(bidir, reference, q, k, v, 1e-4)
+    poisoned = [poison_padding(x, mask) for x in (q, k, v)]
+    y, dq, dk, dv = outputs_and_grads(bidir, *poisoned, torch.ones_like(v))
+    for name, x in (("y", y), ("dq", dq), ("dk", dk), ("dv", dv)):
+        assert torch.isfinite(x).all() and (x.masked_select(~mask[:, None, :, None]) == 0).all(), name
+
+
+@pytest.mark.parametrize(
+    "dtype,tol",
+    [(torch.bfloat16, 3e-3), pytest.param(torch.float16, 3e-3, marks=pytest.mark.slow)],
+)
+def test_bidirectional_half_precision(dtype, tol):
+    q, k, v = make_qkv(2, 2, 100, 16, 16, dtype=dtype, seed=9)
+    mask = padding_mask(2, 100)
+    bidir = partial(latte_bidirectional_triton, mask=mask)
+    assert_matches_reference(bidir, partial(latte_bidirectional_reference, mask=mask.cpu()), q, k, v, tol)

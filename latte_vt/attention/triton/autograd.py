@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from latte_vt.attention.latte import DEFAULT_CHUNK, NEG, LatteState
+from latte_vt.attention.triton.bidirectional import BidirectionalForward, bidirectional_backward, bidirectional_forward
 from latte_vt.attention.triton.causal_backward import causal_backward
 from latte_vt.attention.triton.causal_forward import SUB, CausalForward, causal_forward
 
@@ -90,3 +91,27 @@ def latte_causal_triton(
     if not return_state:
         return y
     return y, LatteState(S_final, torch.ones_like(la_final), la_final)
+
+
+class LatteBidirectionalFunction(torch.autograd.Function):
+    """(q, k, v) -> y = softmax_rows(q) @ (softmax_cols(k)^T @ v), padding excluded."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask):  # noqa: D102
+        fwd = bidirectional_forward(q, k, v, mask)
+        ctx.save_for_backward(q, k, v, mask, fwd.ctx, fwd.lse)
+        return fwd.y
+
+    @staticmethod
+    def backward(ctx, dy):  # noqa: D102
+        q, k, v, mask, context, lse = ctx.saved_tensors
+        fwd = BidirectionalForward(None, context, lse)
+        return (*bidirectional_backward(_unit_stride(dy), q, k, v, mask, fwd), None)
+
+
+def latte_bidirectional_triton(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Bidirectional Latte through the fused kernels; same arguments and result as ``latte_bidirectional``.
+
+    q, k: (B, H, T, L) float32/bfloat16/float16; v: (B, H, T, Dh); mask: (B, T) bool, True = real.
+    """
+    return LatteBidirectionalFunction.apply(_unit_stride(q), _unit_stride(k), _unit_stride(v), mask)
