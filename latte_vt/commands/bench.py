@@ -65,6 +65,18 @@ def run_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_live(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from latte_vt.bench.live import run_live_bench
+
+    json_path = Path(args.json) if args.json else Path("benchmarks") / "live-cpu.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        run_live_bench(json_path, json_path.with_suffix(".md"), args.bundle, args.events, Path(args.workdir or tmp))
+    print(f"wrote {json_path} and {json_path.with_suffix('.md')}")
+    return 0
+
+
 def run_transactions(args: argparse.Namespace) -> int:
     from latte_vt.bench.transactions import TransactionBenchConfig, run_transaction_bench
 
@@ -134,6 +146,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     onnx.add_argument("--json", help="results JSON (default benchmarks/onnx-cpu.json; Markdown next to it)")
     onnx.add_argument("--reps", type=int, default=30, help="timed runs per measurement")
     onnx.set_defaults(func=run_onnx)
+
+    live = bench_sub.add_parser("live", help="latte-vt stream and serve (durable state) vs re-encoding each history")
+    live.add_argument("--bundle", help="transactions bundle (default: an untrained default-size one, built first)")
+    live.add_argument("--events", type=int, default=20000, help="synthetic events to stream (default 20000)")
+    live.add_argument("--json", help="results JSON (default benchmarks/live-cpu.json; Markdown next to it)")
+    live.add_argument("--workdir", help="keep events, scores and states here (default: a temporary folder)")
+    live.set_defaults(func=run_live)
 
     tx = bench_sub.add_parser("transactions", help="causal Latte vs GRU vs gradient-boosted trees on synthetic fraud")
     tx.add_argument("--json", help="results JSON (default benchmarks/transactions-cpu.json)")
