@@ -2,6 +2,8 @@
 per event, malformed bodies get 422, health and metrics tell the truth, and the state survives a restart."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -85,3 +87,14 @@ def test_refusals_are_per_event_and_bad_bodies_get_422(transaction_bundle, live_
 def test_serve_command_refuses_a_bad_bundle_before_listening(tmp_path, capsys):
     assert main(["serve", "--bundle", str(tmp_path / "missing"), "--state", str(tmp_path / "s.sqlite")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_the_app_is_built_without_torch(transaction_bundle, tmp_path):
+    script = (
+        "import sys\n"
+        "from latte_vt.runtime.serve import ScoringService, create_app\n"
+        f"create_app(ScoringService({str(transaction_bundle)!r}, {str(tmp_path / 's.sqlite')!r}))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

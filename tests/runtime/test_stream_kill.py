@@ -69,7 +69,11 @@ def test_sigkill_then_restart_equals_an_uninterrupted_run(transaction_bundle, lo
     assert sum(counts.values()) == len(read_jsonl(reference))  # each scored event applied exactly once
 
 
-def test_sigterm_checkpoints_and_exits_cleanly(transaction_bundle, live_events, tmp_path):
+def test_sigterm_checkpoints_and_exits_cleanly_without_torch(transaction_bundle, live_events, tmp_path):
+    blocked = tmp_path / "no_torch" / "torch"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("torch is not installed here")\n')
+    env = {**os.environ, "PYTHONPATH": str(blocked.parent)}  # the stream must run where torch cannot load
     events = live_events[:10]
     data = write_jsonl(events, tmp_path / "events.jsonl").splitlines(keepends=True)
     state = tmp_path / "state.sqlite"
@@ -84,7 +88,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(transaction_bundle, live_events, 
         str(state),
     ]
     with (tmp_path / "stderr.txt").open("wb") as err:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
         watchdog = threading.Timer(120, proc.kill)
         watchdog.start()
         proc.stdin.write(b"".join(data[:5]))
@@ -97,7 +101,9 @@ def test_sigterm_checkpoints_and_exits_cleanly(transaction_bundle, live_events, 
     meta = state_meta(state)
     assert meta["input_line"] == 5 and meta["events_applied"] == 5 and meta["input_offset"] == len(b"".join(data[:5]))
 
-    resumed = subprocess.run(command, input=b"".join(data[5:]), capture_output=True, timeout=120)  # replay from there
+    resumed = subprocess.run(
+        command, input=b"".join(data[5:]), capture_output=True, timeout=120, env=env
+    )  # replay from there
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
     scores = [json.loads(x)["score"] for x in first + resumed.stdout.splitlines()]
     assert [json.loads(x)["line"] for x in resumed.stdout.splitlines()] == [6, 7, 8, 9, 10]
