@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from latte_vt.attention.backend import resolve_backend
 from latte_vt.attention.shapes import check_mask, check_qkv, compute_dtype
 
 #: Finite stand-in for -inf (padding keys, empty running max); exp(NEG - x) == 0, never 0 * inf.
@@ -71,14 +72,20 @@ def _apply_mask(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[T
     return q.masked_fill(pad, 0.0), k.masked_fill(pad, NEG), v.masked_fill(pad, 0.0)
 
 
-def latte_bidirectional(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+def latte_bidirectional(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend: str = "auto") -> Tensor:
     """Bidirectional Latte: ``softmax_rows(q) @ (softmax_cols(k)^T @ v)`` per head.
 
     q, k: (B, H, T, L) latent logits; v: (B, H, T, Dh); mask: (B, T) bool, True = real token.
+    ``backend``: ``"auto"`` (fused Triton kernels on CUDA when available, else torch), ``"torch"``
+    or ``"triton"`` (see ``latte_vt.attention.backend``).
     Returns (B, H, T, Dh) in the input dtype; padded positions output zeros.
     """
     check_qkv(q, k, v, per_token=False)
     check_mask(mask, q.shape[0], q.shape[2])
+    if resolve_backend(backend, q, v) == "triton":
+        from latte_vt.attention.triton import latte_bidirectional_triton
+
+        return latte_bidirectional_triton(q, k, v, mask)
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
     q, k, v = _apply_mask(q.to(dt), k.to(dt), v.to(dt), mask)
     p_lat = torch.softmax(q, dim=-1)  # (B, H, T, L)  p(l|t)
@@ -211,11 +218,14 @@ def latte_causal(
     return_state: bool = False,
     chunk_size: int | None = None,
     mask: Tensor | None = None,
+    backend: str = "auto",
 ) -> Tensor | tuple[Tensor, LatteState]:
     """Causal Latte over a whole sequence, chunked and linear in T.
 
     q, k: (B, H, T, L) latent logits; v: (B, H, T, Dh); ``state`` continues an earlier sequence;
     ``chunk_size`` (a power of two, default 64); mask: (B, T) bool, padded tokens carry no weight.
+    ``backend``: ``"auto"`` (fused Triton kernels on CUDA when available, else torch), ``"torch"``
+    or ``"triton"`` (see ``latte_vt.attention.backend``; its states are normalised, z = 1).
     Returns y (B, H, T, Dh), or ``(y, state)`` when ``return_state``.
     """
     check_qkv(q, k, v, per_token=False)
@@ -225,10 +235,15 @@ def latte_causal(
     C = DEFAULT_CHUNK if chunk_size is None else chunk_size
     if not isinstance(C, int) or C < 1 or C & (C - 1):
         raise ValueError(f"chunk_size must be a power of two >= 1, got {chunk_size!r}")
+    if state is not None:
+        _check_state(state, q, v)
+    if resolve_backend(backend, q, v) == "triton":
+        from latte_vt.attention.triton import latte_causal_triton
+
+        return latte_causal_triton(q, k, v, state, return_state, C, mask)
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
     q, k, v = _apply_mask(q.to(dt), k.to(dt), v.to(dt), mask)
     if state is not None:
-        _check_state(state, q, v)
         state = LatteState(*(x.to(dt) for x in state))
     C = min(C, 1 << max(T - 1, 0).bit_length())  # no bigger than the sequence needs
     N = -(-T // C)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
+from latte_vt.attention.backend import BACKENDS
+
 MIXERS = ("latte", "softmax", "macchiato")
 POOLINGS = ("none", "mean", "latent")
 LATENT_INITS = ("default", "orthogonal")
@@ -32,6 +34,11 @@ class LatteConfig:
         pool_queries: number of learned queries for ``latent`` pooling.
         window: sliding-window length of the ``macchiato`` softmax branch.
         chunk_size: chunk length of causal Latte (a power of two).
+        local_mix: causal encoders only: kernel of a depthwise causal convolution over each block's
+            normalised input, added before the token mixer (0 = off).  Hands each token its last
+            ``local_mix - 1`` neighbours; Latte alone weighs the past by content, not recency.
+        attention_backend: ``auto`` (fused Triton kernels for CUDA tensors when triton is
+            installed, plain torch otherwise and always while exporting), ``torch`` or ``triton``.
     """
 
     dim: int = 256
@@ -49,6 +56,8 @@ class LatteConfig:
     pool_queries: int = 4
     window: int = 32
     chunk_size: int = 64
+    local_mix: int = 0
+    attention_backend: Literal["auto", "torch", "triton"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "latents", "pool_queries", "window", "chunk_size"):
@@ -56,13 +65,21 @@ class LatteConfig:
                 raise ValueError(f"LatteConfig.{name} must be a positive int, got {getattr(self, name)!r}")
         if self.dim % self.heads:
             raise ValueError(f"LatteConfig.dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if not isinstance(self.local_mix, int) or self.local_mix < 0 or self.local_mix == 1:
+            raise ValueError(f"LatteConfig.local_mix must be 0 (off) or a kernel >= 2, got {self.local_mix!r}")
         if self.chunk_size & (self.chunk_size - 1):
             raise ValueError(f"LatteConfig.chunk_size must be a power of two, got {self.chunk_size}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"LatteConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.mlp_ratio <= 0:
             raise ValueError(f"LatteConfig.mlp_ratio must be > 0, got {self.mlp_ratio}")
-        for name, allowed in (("mixer", MIXERS), ("pooling", POOLINGS), ("latent_init", LATENT_INITS)):
+        choices = (
+            ("mixer", MIXERS),
+            ("pooling", POOLINGS),
+            ("latent_init", LATENT_INITS),
+            ("attention_backend", BACKENDS),
+        )
+        for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"LatteConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
 

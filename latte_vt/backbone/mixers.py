@@ -53,7 +53,8 @@ class LatentProjection(nn.Module):
 class LatteMixer(nn.Module):
     """Latte token mixer: bidirectional or causal (chunked), with a one-token ``step``.
 
-    ``exportable = True`` switches the causal pass to the scan form (plain ops, for ONNX export).
+    ``exportable = True`` switches the causal pass to the scan form and the bidirectional pass to
+    the torch backend (plain ops, for ONNX export); otherwise ``cfg.attention_backend`` decides.
     """
 
     exportable: bool = False
@@ -69,12 +70,13 @@ class LatteMixer(nn.Module):
         """Per-head Latte output (B, H, T, Dh), the latent query logits and the values."""
         q, k = self.latents(x)  # (B, H, T, L)
         v = split_heads(self.value(x), self.cfg.heads)  # (B, H, T, Dh)
+        backend = "torch" if self.exportable else self.cfg.attention_backend
         if self.cfg.causal and self.exportable:
             y = latte_causal_scan(q, k, v, mask=mask)[0]
         elif self.cfg.causal:
-            y = latte_causal(q, k, v, chunk_size=self.cfg.chunk_size, mask=mask)
+            y = latte_causal(q, k, v, chunk_size=self.cfg.chunk_size, mask=mask, backend=backend)
         else:
-            y = latte_bidirectional(q, k, v, mask)
+            y = latte_bidirectional(q, k, v, mask, backend=backend)
         return y, q, v
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
