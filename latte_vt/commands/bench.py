@@ -77,6 +77,22 @@ def run_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_pipelines(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from latte_vt.bench.pipelines import QUICK, PipelineBenchConfig, run_pipeline_bench
+
+    base = QUICK if args.quick else PipelineBenchConfig()
+    cfg = replace(base, workers=args.workers, ray=not args.no_ray, workdir=args.workdir)
+    stem = f"pipelines-cpu{'-quick' if args.quick else ''}"
+    json_path = Path(args.json) if args.json else Path("benchmarks") / f"{stem}.json"
+    md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
+    run_pipeline_bench(cfg, json_path, md_path)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
 def run_transactions(args: argparse.Namespace) -> int:
     from latte_vt.bench.transactions import TransactionBenchConfig, run_transaction_bench
 
@@ -153,6 +169,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     live.add_argument("--json", help="results JSON (default benchmarks/live-cpu.json; Markdown next to it)")
     live.add_argument("--workdir", help="keep events, scores and states here (default: a temporary folder)")
     live.set_defaults(func=run_live)
+
+    pipes = bench_sub.add_parser(
+        "pipelines", help="batch jobs (latte-vt run) vs the one-shot score/classify commands; Ray vs local"
+    )
+    pipes.add_argument("--json", help="results JSON (default benchmarks/pipelines-cpu[-quick].json)")
+    pipes.add_argument("--markdown", help="Markdown report (default: the JSON path with .md)")
+    pipes.add_argument("--quick", action="store_true", help="200k events and 60 clips, to check the plumbing")
+    pipes.add_argument("--workers", type=int, default=0, help="local workers and Ray CPUs (default 0: all CPUs)")
+    pipes.add_argument("--no-ray", action="store_true", help="skip the Ray engine runs")
+    pipes.add_argument("--workdir", help="keep data, bundles and outputs here (default: a temporary folder)")
+    pipes.set_defaults(func=run_pipelines)
 
     tx = bench_sub.add_parser("transactions", help="causal Latte vs GRU vs gradient-boosted trees on synthetic fraud")
     tx.add_argument("--json", help="results JSON (default benchmarks/transactions-cpu.json)")

@@ -1,0 +1,374 @@
+"""``latte-vt bench pipelines``: batch jobs against the one-shot commands, and the Ray engine against the
+local one, on synthetic data (≥ 5M events, ≥ 1k clips).
+
+Every contestant is the command a user would type, run in a fresh process: ``latte-vt score --bundle``
+and ``latte-vt classify --bundle`` (the one-shot paths: one process, one output file) against
+``latte-vt run`` with the local engine (a pool of workers, shards) and with ``engine=ray`` (a local Ray
+cluster on the same CPUs).  Wall time includes process start and model loading; peak memory is that of
+the largest process (``ru_maxrss`` of the command's process tree).  The models are untrained exports of
+the training configs' sizes (speed does not depend on the weights).  The scores of the job are checked
+against the one-shot scores, so both did the same work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from latte_vt.bench.report import environment, fmt_bytes, markdown_table, write_outputs
+
+
+@dataclass(frozen=True)
+class PipelineBenchConfig:
+    """Sizes of the pipeline benchmark.
+
+    Args:
+        events: at least this many synthetic events (the generator is sized up until it reaches them).
+        clips: at least this many synthetic clips.
+        shards: entity hash buckets of the scoring job.
+        workers: worker processes of the local engine, CPUs of the Ray cluster (0: all CPUs).
+        ray: also run both jobs on the Ray engine (a local cluster).
+        workdir: keep the generated data, bundles and outputs here (default: a temporary folder).
+    """
+
+    events: int = 5_000_000
+    clips: int = 1000
+    shards: int = 16
+    workers: int = 0
+    ray: bool = True
+    workdir: str | None = None
+
+
+QUICK = PipelineBenchConfig(events=200_000, clips=60, shards=4)
+EVENTS_PER_ACCOUNT_DAY = 2.0  # the generator's default habits give about this many
+TX_ENCODER = {"dim": 64, "depth": 2, "heads": 4, "latents": 16, "chunk_size": 64}  # configs/transactions/synthetic
+VIDEO_TASK = {"tokenizer": "patch", "num_frames": 8, "image_size": 64, "tubelet": 2, "patch": 16}  # configs/video
+VIDEO_ENCODER = {"dim": 64, "depth": 2, "heads": 2, "latents": 16, "pooling": "latent", "pool_queries": 4}
+
+
+@dataclass
+class Run:
+    """One command: wall seconds and the peak memory of its largest process."""
+
+    seconds: float
+    peak_rss_bytes: int
+
+
+LAUNCHER = """
+import json, resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+open(sys.argv[1], "w").write(json.dumps({"returncode": code, "peak_rss_bytes": peak}))
+"""
+"""Runs the command and reports the largest ``ru_maxrss`` among its process tree.  A process's peak
+memory includes that of the process it was forked from, so the command is started from this small
+launcher, not from the benchmark process (which holds the data and exported models)."""
+
+
+def run_command(args: list[str], log: Path) -> Run:
+    """Run ``python -m latte_vt.cli ARGS`` in a fresh process (output to ``log``); time and peak memory."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    report = log.with_suffix(".rusage.json")
+    command = [sys.executable, "-c", LAUNCHER, str(report), sys.executable, "-m", "latte_vt.cli", *args]
+    began = time.perf_counter()
+    with log.open("w") as out:
+        subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=True)
+    seconds = time.perf_counter() - began
+    result = json.loads(report.read_text())
+    if result["returncode"] != 0:
+        tail = log.read_text()[-2000:]
+        raise RuntimeError(f"`latte-vt {' '.join(args)}` exited {result['returncode']}; log {log}:\n{tail}")
+    return Run(seconds, result["peak_rss_bytes"])
+
+
+def _untrained_checkpoint(task: Any, path: Path, datamodule_hparams: dict | None = None) -> Path:
+    import lightning
+    import torch
+
+    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams)}
+    checkpoint["pytorch-lightning_version"] = lightning.__version__
+    if datamodule_hparams is not None:
+        checkpoint["datamodule_hyper_parameters"] = datamodule_hparams
+    torch.save(checkpoint, path)
+    return path
+
+
+def transaction_data(root: Path, events: int) -> tuple[Path, int]:
+    """A synthetic log of at least ``events`` events (reused when already there)."""
+    import polars as pl
+
+    from latte_vt.data.synthetic.transactions import TransactionSynthConfig, write_transactions
+
+    path = root / "events.parquet"
+    if path.is_file() and pl.scan_parquet(path).select(pl.len()).collect().item() >= events:
+        return path, pl.scan_parquet(path).select(pl.len()).collect().item()
+    days, scale = 60, 1.0
+    while True:
+        accounts = max(10, math.ceil(scale * events / (days * EVENTS_PER_ACCOUNT_DAY)))
+        path = write_transactions(root, TransactionSynthConfig(accounts=accounts, days=days, seed=0), "parquet")
+        count = pl.scan_parquet(path).select(pl.len()).collect().item()
+        if count >= events:
+            return path, count
+        scale *= 1.1 * events / count
+
+
+def transaction_bundle(root: Path, events: Path) -> Path:
+    """An untrained scorer of the training config's size, exported (vocabularies fitted on ``events``' first
+    100k rows: enough for speed, which does not depend on the weights)."""
+    import polars as pl
+    import torch
+
+    from latte_vt.backbone import LatteConfig
+    from latte_vt.export.checkpoint import export_checkpoint
+    from latte_vt.tasks.transactions import TransactionScoringTask
+    from latte_vt.tasks.transactions_data import TransactionDataModule
+
+    bundle = root / "tx-bundle"
+    if (bundle / "manifest.json").is_file():
+        return bundle
+    sample = root / "fit-sample.parquet"
+    pl.scan_parquet(events).head(100_000).collect().write_parquet(sample)
+    torch.manual_seed(0)
+    data = TransactionDataModule(paths=str(sample))
+    task = TransactionScoringTask(encoder=LatteConfig(**TX_ENCODER), data_info=data.data_info)
+    return export_checkpoint(_untrained_checkpoint(task, root / "tx.ckpt"), bundle, force=True)
+
+
+def video_data(root: Path, clips: int) -> tuple[Path, int]:
+    """At least ``clips`` small synthetic H.264 clips (8 frames, up to 64 px; reused when already there)."""
+    from latte_vt.data.synthetic.video import VideoSynthConfig, write_video_synthetic
+
+    classes = 6
+    cfg = VideoSynthConfig(classes=classes, n=max(3, math.ceil(clips / classes)), frames=8, size=64, seed=0)
+    meta = root / "meta.json"
+    if not meta.is_file() or json.loads(meta.read_text())["config"] != asdict(cfg) | {"splits": list(cfg.splits)}:
+        write_video_synthetic(root, cfg)
+    return root / "videos", cfg.classes * cfg.n
+
+
+def video_bundle(root: Path) -> Path:
+    """An untrained patch-tokenizer classifier of the training config's size, exported."""
+    import torch
+
+    from latte_vt.backbone import LatteConfig
+    from latte_vt.export.checkpoint import export_checkpoint
+    from latte_vt.tasks.video import VideoClassificationTask
+
+    bundle = root / "video-bundle"
+    if (bundle / "manifest.json").is_file():
+        return bundle
+    torch.manual_seed(0)
+    classes = [f"class_{i}" for i in range(6)]
+    task = VideoClassificationTask(
+        num_classes=len(classes), classes=classes, encoder=LatteConfig(**VIDEO_ENCODER), **VIDEO_TASK
+    )
+    data = {"num_frames": 8, "size": 64, "num_clips": 2, "eval_stride": 2}
+    checkpoint = _untrained_checkpoint(task, root / "video.ckpt", data)
+    return export_checkpoint(checkpoint, bundle, force=True)
+
+
+def _job_args(spec: Path, sets: dict[str, Any]) -> list[str]:
+    return ["run", str(spec), "--quiet", "--set", *(f"{k}={v}" for k, v in sets.items())]
+
+
+def _write_spec(path: Path, spec: dict[str, Any]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _figures(run: Run, items: int) -> dict[str, Any]:
+    return {"seconds": run.seconds, "items_per_s": items / run.seconds, "peak_rss_bytes": run.peak_rss_bytes}
+
+
+def bench_transactions(work: Path, cfg: PipelineBenchConfig, workers: int) -> dict[str, Any]:
+    """One-shot ``latte-vt score --bundle`` vs ``latte-vt run`` (local, then Ray) on the same log."""
+    import polars as pl
+
+    events, count = transaction_data(work / "tx-data", cfg.events)
+    bundle = transaction_bundle(work, events)
+    one_shot_out = work / "tx-one-shot.parquet"
+    one_shot = run_command(
+        ["score", str(events), "--bundle", str(bundle), "--output", str(one_shot_out)], work / "log-tx-one-shot"
+    )
+    spec = _write_spec(
+        work / "score.yaml",
+        {
+            "job": "score-transactions",
+            "input": str(events),
+            "output": str(work / "tx-job"),
+            "model": {"bundle": str(bundle)},
+        },
+    )
+    sets = {"workers": workers, "options.shards": cfg.shards, "overwrite": "true"}
+    shutil.rmtree(work / "tx-job", ignore_errors=True)
+    local = run_command(_job_args(spec, sets), work / "log-tx-local")
+    job_scores = pl.scan_parquet(work / "tx-job" / "scores" / "*.parquet").select("event_id", "score")
+    both = pl.scan_parquet(one_shot_out).select("event_id", "score").join(job_scores, on="event_id", suffix="_job")
+    diff, matched = both.select((pl.col("score") - pl.col("score_job")).abs().max(), pl.len()).collect().row(0)
+    scored = pl.scan_parquet(one_shot_out).select(pl.len()).collect().item()
+    result = {
+        "events": count,
+        "events_scored": scored,
+        "shards": cfg.shards,
+        "workers": workers,
+        "one_shot": _figures(one_shot, count),
+        "pipeline_local": _figures(local, count),
+        "pipeline_vs_one_shot": one_shot.seconds / local.seconds,
+        "same_events_scored": matched == scored,
+        "max_abs_score_diff_vs_one_shot": diff,
+    }
+    if cfg.ray:
+        shutil.rmtree(work / "tx-job-ray", ignore_errors=True)
+        ray_sets = sets | {"engine": "ray", "output": str(work / "tx-job-ray"), "ray.num_cpus": workers, "workers": 0}
+        on_ray = run_command(_job_args(spec, ray_sets), work / "log-tx-ray")
+        result["pipeline_ray"] = _figures(on_ray, count)
+        result["ray_vs_local"] = local.seconds / on_ray.seconds
+    return result
+
+
+def bench_videos(work: Path, cfg: PipelineBenchConfig, workers: int) -> dict[str, Any]:
+    """One-shot ``latte-vt classify --bundle`` vs ``latte-vt run`` (local, then Ray) on the same clips."""
+    import polars as pl
+
+    videos, count = video_data(work / "video-data", cfg.clips)
+    bundle = video_bundle(work)
+    one_shot_out = work / "video-one-shot.json"
+    one_shot = run_command(
+        ["classify", str(videos), "--bundle", str(bundle), "--top-k", "5", "--output", str(one_shot_out)],
+        work / "log-video-one-shot",
+    )
+    spec = _write_spec(
+        work / "classify.yaml",
+        {
+            "job": "classify-videos",
+            "input": str(videos),
+            "output": str(work / "video-job"),
+            "model": {"bundle": str(bundle)},
+        },
+    )
+    sets = {"workers": workers, "overwrite": "true"}
+    shutil.rmtree(work / "video-job", ignore_errors=True)
+    local = run_command(_job_args(spec, sets), work / "log-video-local")
+    rows = pl.read_parquet(work / "video-job" / "predictions" / "*.parquet")
+    expected = {p["path"]: p["labels"] for p in json.loads(one_shot_out.read_text())["predictions"]}
+    result = {
+        "clips": count,
+        "workers": workers,
+        "one_shot": _figures(one_shot, count),
+        "pipeline_local": _figures(local, count),
+        "pipeline_vs_one_shot": one_shot.seconds / local.seconds,
+        "same_top_labels": all(
+            expected.get(p) == labels for p, labels in zip(rows["path"], rows["labels"].to_list(), strict=True)
+        ),
+    }
+    if cfg.ray:
+        shutil.rmtree(work / "video-job-ray", ignore_errors=True)
+        ray_sets = sets | {
+            "engine": "ray",
+            "output": str(work / "video-job-ray"),
+            "ray.num_cpus": workers,
+            "workers": 0,
+        }
+        on_ray = run_command(_job_args(spec, ray_sets), work / "log-video-ray")
+        result["pipeline_ray"] = _figures(on_ray, count)
+        result["ray_vs_local"] = local.seconds / on_ray.seconds
+    return result
+
+
+def live_figures(bundle: Path, work: Path) -> dict[str, Any] | str:
+    """Streaming / serving figures from ``latte_vt.bench.live`` when that module is there."""
+    if importlib.util.find_spec("latte_vt.bench.live") is None:
+        return "not measured"
+    from latte_vt.bench.live import measure_live
+
+    return measure_live(bundle, work / "live")
+
+
+def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path) -> dict[str, Any]:
+    workers = cfg.workers or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(cfg.workdir) if cfg.workdir else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        tx = bench_transactions(work, cfg, workers)
+        videos = bench_videos(work, cfg, workers)
+        live = live_figures(work / "tx-bundle", work)
+    payload = {
+        "benchmark": "pipelines",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "environment": environment("cpu"),
+        "config": asdict(cfg),
+        "batch_events_per_s": tx["pipeline_local"]["items_per_s"],
+        "classify_clips_per_s": videos["pipeline_local"]["items_per_s"],
+        "transactions": tx,
+        "videos": videos,
+        "live": live,
+    }
+    markdown = render_markdown(payload)
+    write_outputs(payload, markdown, json_path, md_path)
+    return payload
+
+
+def _rows(name: str, unit: str, r: dict[str, Any]) -> list[list[str]]:
+    contestants = [
+        (f"one-shot `latte-vt {'score' if unit == 'event' else 'classify'} --bundle`", r["one_shot"], None),
+        (f"`latte-vt run` local, {r['workers']} workers", r["pipeline_local"], r["pipeline_vs_one_shot"]),
+    ]
+    if "pipeline_ray" in r:
+        contestants.append((f"`latte-vt run` ray, {r['workers']} CPUs", r["pipeline_ray"], None))
+    rows = []
+    for label, f, ratio in contestants:
+        rows.append(
+            [
+                name,
+                label,
+                f"{f['seconds']:.1f} s",
+                f"{f['items_per_s']:,.0f} {unit}s/s",
+                fmt_bytes(f["peak_rss_bytes"]),
+                "–" if ratio is None else f"{ratio:.2f}× one-shot",
+            ]
+        )
+    if "pipeline_ray" in r:
+        rows[-1][-1] = f"{r['ray_vs_local']:.2f}× local"
+    return rows
+
+
+def render_markdown(payload: dict[str, Any]) -> str:
+    tx, videos, env = payload["transactions"], payload["videos"], payload["environment"]
+    table = markdown_table(
+        ["job", "contestant", "wall time", "throughput", "peak memory (largest process)", "speed vs baseline"],
+        _rows(f"score {tx['events']:,} events, {tx['shards']} shards", "event", tx)
+        + _rows(f"classify {videos['clips']:,} clips", "clip", videos),
+    )
+    live = payload["live"]
+    live_text = (
+        "Streaming / serving: not measured here (latte_vt.bench.live is not installed)."
+        if isinstance(live, str)
+        else "Streaming / serving (latte_vt.bench.live):\n\n"
+        + markdown_table(["figure", "value"], [[k, v] for k, v in live.items() if not isinstance(v, dict | list)])
+    )
+    return (
+        f"# Batch pipelines (cpu)\n\n"
+        f"torch {env['torch']}, {env['cpu_count']} CPUs (shared machine); created {payload['created']}. "
+        "Each contestant is the command a user types, run in a fresh process (wall time includes start-up "
+        "and model loading). Untrained exports of the training configs' model sizes.\n\n"
+        f"{table}\n\n"
+        f"- Batch scoring: **{payload['batch_events_per_s']:,.0f} events/s**; the job's scores equal the one-shot "
+        f"scores (max |Δ| {tx['max_abs_score_diff_vs_one_shot']:.1e}, same events: {tx['same_events_scored']}).\n"
+        f"- Clip classification: **{payload['classify_clips_per_s']:,.1f} clips/s**; same top labels as the "
+        f"one-shot command: {videos['same_top_labels']}.\n"
+        "- Speed vs baseline: one-shot wall time / job wall time (local rows), local / Ray wall time (Ray rows).\n\n"
+        f"{live_text}\n"
+    )
