@@ -67,29 +67,53 @@ def peak_memory_of(fn: Callable[[], object], device: str) -> tuple[float, int | 
 def time_fn(fn: Callable[[], object], device: str, first: float, min_reps: int, budget_s: float) -> list[float]:
     """Timed runs after a warm-up: at least ``min_reps`` while they fit ``budget_s``, at least one.
 
-    When the warm-up run alone took more than the budget, it is the single sample.
+    When the warm-up run alone took more than the budget, it is the single sample.  CUDA devices
+    are timed with CUDA events (``time_cuda``).
     """
-    import torch
-
+    if device.startswith("cuda"):
+        return time_cuda(fn, min_reps, budget_s)
     if first > budget_s:
         return [first]
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
     while len(times) < min_reps or (time.perf_counter() < deadline and len(times) < 50):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
         start = time.perf_counter()
         fn()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
         if time.perf_counter() > deadline and len(times) >= 1:
             break
     return times
 
 
+def time_cuda(fn: Callable[[], object], min_reps: int, budget_s: float, max_reps: int = 200) -> list[float]:
+    """Seconds per run from CUDA events, as ``triton.testing.do_bench`` does it: estimate one run,
+    warm up for ~10 % of the budget, then time each run alone with the L2 cache flushed before it."""
+    import torch
+
+    flush = torch.empty(256 * 2**20, dtype=torch.int8, device="cuda")  # larger than any L2
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(3):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    estimate = max(start.elapsed_time(end) / 3e3, 1e-6)  # seconds per run
+    reps = int(min(max_reps, max(min_reps, budget_s / estimate)))
+    for _ in range(max(1, reps // 10)):
+        fn()
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)]
+    for run_start, run_end in events:
+        flush.zero_()
+        run_start.record()
+        fn()
+        run_end.record()
+    torch.cuda.synchronize()
+    return [run_start.elapsed_time(run_end) / 1e3 for run_start, run_end in events]
+
+
 def run_worker(module: str, spec: dict, tuned_malloc: bool, timeout_s: float) -> dict:
-    """Run ``python -m module '<spec json>'`` in a fresh process and return its JSON result."""
+    """Run ``python -m module '<spec json>'`` in a fresh process and return its JSON result
+    (``{"error": ...}`` when it times out or exits without one)."""
     env = dict(os.environ)
     if tuned_malloc:
         env.update(TUNED_MALLOC_ENV)

@@ -19,9 +19,10 @@ def int_list(text: str) -> tuple[int, ...]:
 
 
 def run_attention(args: argparse.Namespace) -> int:
-    from latte_vt.bench.attention import FULL_LENGTHS, MODES, QUICK_LENGTHS, AttentionBenchConfig, run_attention_bench
+    from dataclasses import replace
 
-    seq_lens = args.seq_lens or (QUICK_LENGTHS if args.quick else FULL_LENGTHS)
+    from latte_vt.bench.attention import MODES, default_config, run_attention_bench
+
     modes = tuple(m.strip() for m in args.modes.split(","))
     if not modes or set(modes) - set(MODES):
         print(f"error: --modes must name some of {MODES}, got {args.modes!r}", file=sys.stderr)
@@ -32,18 +33,12 @@ def run_attention(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             print("error: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr)
             return 2
-    cfg = AttentionBenchConfig(
-        device=args.device,
-        dtype=args.dtype,
-        batch=args.batch,
-        heads=args.heads,
-        latents=args.latents,
-        head_dim=args.head_dim,
-        seq_lens=seq_lens,
+    given = {name: getattr(args, name) for name in ("dtype", "batch", "heads", "latents", "head_dim", "seq_lens")}
+    cfg = replace(
+        default_config(args.device, args.quick),
         modes=modes,
-        min_reps=1 if args.quick else 3,
-        budget_s=2.0 if args.quick else 8.0,
         tuned_malloc=not args.default_malloc,
+        **{name: value for name, value in given.items() if value is not None},
     )
     stem = f"attention-{args.device.split(':')[0]}{'-quick' if args.quick else ''}"
     json_path = Path(args.json) if args.json else Path("benchmarks") / f"{stem}.json"
@@ -142,15 +137,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.set_defaults(func=lambda args: bench.print_help() or 2)
 
     att = bench_sub.add_parser("attention", help="Latte vs PyTorch SDPA: time and peak memory over T")
-    att.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    att.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    att.add_argument("--quick", action="store_true", help="T in {1k, 4k}, one timed run each (about a minute)")
+    att.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu or cuda[:N] (default cpu). cuda adds Latte through the Triton kernels and fla's kernels when "
+        "installed, with defaults B=2, H=8, bfloat16, T=16384,65536",
+    )
+    att.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="float32 (cpu), bfloat16 (cuda)")
+    att.add_argument("--quick", action="store_true", help="T in {1k, 4k} (cuda: {4k, 16k}), short timing (~a minute)")
     att.add_argument("--seq-lens", type=int_list, help="comma-separated T values (default 1024,4096,16384,65536)")
     att.add_argument("--modes", default="forward,forward_backward", help="comma-separated: forward, forward_backward")
-    att.add_argument("--batch", type=int, default=1)
-    att.add_argument("--heads", type=int, default=4)
-    att.add_argument("--latents", type=int, default=64, help="Latte latents per head (L)")
-    att.add_argument("--head-dim", type=int, default=64, help="value width per head (Dh)")
+    att.add_argument("--batch", type=int, help="batch size (default 1 on cpu, 2 on cuda)")
+    att.add_argument("--heads", type=int, help="heads (default 4 on cpu, 8 on cuda)")
+    att.add_argument("--latents", type=int, help="Latte latents per head (L, default 64)")
+    att.add_argument("--head-dim", type=int, help="value width per head (Dh, default 64)")
     att.add_argument("--json", help="results JSON (default benchmarks/attention-<device>[-quick].json)")
     att.add_argument("--markdown", help="Markdown table (default: the JSON path with .md)")
     att.add_argument(
