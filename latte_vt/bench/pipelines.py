@@ -193,6 +193,30 @@ def _figures(run: Run, items: int) -> dict[str, Any]:
     return {"seconds": run.seconds, "items_per_s": items / run.seconds, "peak_rss_bytes": run.peak_rss_bytes}
 
 
+def job_contestants(
+    work: Path, name: str, job: dict[str, Any], sets: dict[str, Any], cfg: PipelineBenchConfig, workers: int, items: int
+) -> dict[str, Any]:
+    """``latte-vt run`` of one job on the local engine (results in ``work/<name>-job``), then, with ``cfg.ray``,
+    on a local Ray cluster of as many CPUs (``work/<name>-job-ray``)."""
+    spec = _write_spec(work / f"{name}.yaml", job | {"output": str(work / f"{name}-job")})
+    sets = {"workers": workers, "overwrite": "true"} | sets
+    shutil.rmtree(work / f"{name}-job", ignore_errors=True)
+    local = run_command(_job_args(spec, sets), work / f"log-{name}-local")
+    figures = {"pipeline_local": _figures(local, items)}
+    if cfg.ray:
+        shutil.rmtree(work / f"{name}-job-ray", ignore_errors=True)
+        ray_sets = sets | {
+            "engine": "ray",
+            "output": str(work / f"{name}-job-ray"),
+            "ray.num_cpus": workers,
+            "workers": 0,
+        }
+        on_ray = run_command(_job_args(spec, ray_sets), work / f"log-{name}-ray")
+        ray_figures = _figures(on_ray, items) | {"peak_rss_bytes": None}  # Ray's workers are not its children
+        figures |= {"pipeline_ray": ray_figures, "ray_vs_local": local.seconds / on_ray.seconds}
+    return figures
+
+
 def bench_transactions(work: Path, cfg: PipelineBenchConfig, workers: int) -> dict[str, Any]:
     """One-shot ``latte-vt score --bundle`` vs ``latte-vt run`` (local, then Ray) on the same log."""
     import polars as pl
@@ -203,40 +227,23 @@ def bench_transactions(work: Path, cfg: PipelineBenchConfig, workers: int) -> di
     one_shot = run_command(
         ["score", str(events), "--bundle", str(bundle), "--output", str(one_shot_out)], work / "log-tx-one-shot"
     )
-    spec = _write_spec(
-        work / "score.yaml",
-        {
-            "job": "score-transactions",
-            "input": str(events),
-            "output": str(work / "tx-job"),
-            "model": {"bundle": str(bundle)},
-        },
-    )
-    sets = {"workers": workers, "options.shards": cfg.shards, "overwrite": "true"}
-    shutil.rmtree(work / "tx-job", ignore_errors=True)
-    local = run_command(_job_args(spec, sets), work / "log-tx-local")
+    job = {"job": "score-transactions", "input": str(events), "model": {"bundle": str(bundle)}}
+    figures = job_contestants(work, "tx", job, {"options.shards": cfg.shards}, cfg, workers, count)
     job_scores = pl.scan_parquet(work / "tx-job" / "scores" / "*.parquet").select("event_id", "score")
     both = pl.scan_parquet(one_shot_out).select("event_id", "score").join(job_scores, on="event_id", suffix="_job")
     diff, matched = both.select((pl.col("score") - pl.col("score_job")).abs().max(), pl.len()).collect().row(0)
     scored = pl.scan_parquet(one_shot_out).select(pl.len()).collect().item()
-    result = {
+    return {
         "events": count,
         "events_scored": scored,
         "shards": cfg.shards,
         "workers": workers,
         "one_shot": _figures(one_shot, count),
-        "pipeline_local": _figures(local, count),
-        "pipeline_vs_one_shot": one_shot.seconds / local.seconds,
+        **figures,
+        "pipeline_vs_one_shot": one_shot.seconds / figures["pipeline_local"]["seconds"],
         "same_events_scored": matched == scored,
         "max_abs_score_diff_vs_one_shot": diff,
     }
-    if cfg.ray:
-        shutil.rmtree(work / "tx-job-ray", ignore_errors=True)
-        ray_sets = sets | {"engine": "ray", "output": str(work / "tx-job-ray"), "ray.num_cpus": workers, "workers": 0}
-        on_ray = run_command(_job_args(spec, ray_sets), work / "log-tx-ray")
-        result["pipeline_ray"] = _figures(on_ray, count)
-        result["ray_vs_local"] = local.seconds / on_ray.seconds
-    return result
 
 
 def bench_videos(work: Path, cfg: PipelineBenchConfig, workers: int) -> dict[str, Any]:
@@ -250,42 +257,19 @@ def bench_videos(work: Path, cfg: PipelineBenchConfig, workers: int) -> dict[str
         ["classify", str(videos), "--bundle", str(bundle), "--top-k", "5", "--output", str(one_shot_out)],
         work / "log-video-one-shot",
     )
-    spec = _write_spec(
-        work / "classify.yaml",
-        {
-            "job": "classify-videos",
-            "input": str(videos),
-            "output": str(work / "video-job"),
-            "model": {"bundle": str(bundle)},
-        },
-    )
-    sets = {"workers": workers, "overwrite": "true"}
-    shutil.rmtree(work / "video-job", ignore_errors=True)
-    local = run_command(_job_args(spec, sets), work / "log-video-local")
+    job = {"job": "classify-videos", "input": str(videos), "model": {"bundle": str(bundle)}}
+    figures = job_contestants(work, "video", job, {}, cfg, workers, count)
     rows = pl.read_parquet(work / "video-job" / "predictions" / "*.parquet")
     expected = {p["path"]: p["labels"] for p in json.loads(one_shot_out.read_text())["predictions"]}
-    result = {
+    same = all(expected.get(p) == labels for p, labels in zip(rows["path"], rows["labels"].to_list(), strict=True))
+    return {
         "clips": count,
         "workers": workers,
         "one_shot": _figures(one_shot, count),
-        "pipeline_local": _figures(local, count),
-        "pipeline_vs_one_shot": one_shot.seconds / local.seconds,
-        "same_top_labels": all(
-            expected.get(p) == labels for p, labels in zip(rows["path"], rows["labels"].to_list(), strict=True)
-        ),
+        **figures,
+        "pipeline_vs_one_shot": one_shot.seconds / figures["pipeline_local"]["seconds"],
+        "same_top_labels": same,
     }
-    if cfg.ray:
-        shutil.rmtree(work / "video-job-ray", ignore_errors=True)
-        ray_sets = sets | {
-            "engine": "ray",
-            "output": str(work / "video-job-ray"),
-            "ray.num_cpus": workers,
-            "workers": 0,
-        }
-        on_ray = run_command(_job_args(spec, ray_sets), work / "log-video-ray")
-        result["pipeline_ray"] = _figures(on_ray, count)
-        result["ray_vs_local"] = local.seconds / on_ray.seconds
-    return result
 
 
 def live_figures(bundle: Path, work: Path) -> dict[str, Any] | str:
@@ -299,6 +283,7 @@ def live_figures(bundle: Path, work: Path) -> dict[str, Any] | str:
 
 def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path) -> dict[str, Any]:
     workers = cfg.workers or os.cpu_count() or 1
+    load_at_start = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(cfg.workdir) if cfg.workdir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -310,6 +295,7 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path)
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": environment("cpu"),
         "config": asdict(cfg),
+        "load_average_1m_at_start": load_at_start,
         "batch_events_per_s": tx["pipeline_local"]["items_per_s"],
         "classify_clips_per_s": videos["pipeline_local"]["items_per_s"],
         "transactions": tx,
@@ -357,11 +343,19 @@ def render_markdown(payload: dict[str, Any]) -> str:
         "Streaming / serving: not measured here (latte_vt.bench.live is not installed)."
         if isinstance(live, str)
         else "Streaming / serving (latte_vt.bench.live):\n\n"
-        + markdown_table(["figure", "value"], [[k, v] for k, v in live.items() if not isinstance(v, dict | list)])
+        + markdown_table(
+            ["figure", "value"],
+            [
+                [k, f"{v:,.2f}" if isinstance(v, float) else v]
+                for k, v in live.items()
+                if not isinstance(v, dict | list)
+            ],
+        )
     )
     return (
         f"# Batch pipelines (cpu)\n\n"
-        f"torch {env['torch']}, {env['cpu_count']} CPUs (shared machine); created {payload['created']}. "
+        f"torch {env['torch']}, {env['cpu_count']} CPUs, load average {payload['load_average_1m_at_start']:.1f} at "
+        f"the start (a shared machine); created {payload['created']}. "
         "Each contestant is the command a user types, run in a fresh process (wall time includes start-up "
         "and model loading). Untrained exports of the training configs' model sizes.\n\n"
         f"{table}\n\n"
@@ -369,6 +363,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"scores (max |Δ| {tx['max_abs_score_diff_vs_one_shot']:.1e}, same events: {tx['same_events_scored']}).\n"
         f"- Clip classification: **{payload['classify_clips_per_s']:,.1f} clips/s**; same top labels as the "
         f"one-shot command: {videos['same_top_labels']}.\n"
-        "- Speed vs baseline: one-shot wall time / job wall time (local rows), local / Ray wall time (Ray rows).\n\n"
+        "- Speed vs baseline: one-shot wall time / job wall time (local rows), local / Ray wall time (Ray rows).\n"
+        "- Peak memory is not measured for Ray (–): its workers run under the raylet, outside the command's "
+        "process tree.\n\n"
         f"{live_text}\n"
     )
