@@ -48,6 +48,10 @@ def _triton_blocker(q: Tensor, v: Tensor) -> str | None:
     """Why the (installed) Triton kernels cannot run on these inputs, or None when they can."""
     if q.dtype not in TRITON_DTYPES:
         return f"the Triton kernels take float32/bfloat16/float16, got {q.dtype}"
+    B, H, T, L = q.shape
+    chunk_states = B * H * (T // 16 + 1) * L * v.shape[-1]  # float32 states at the smallest chunk
+    if max(q.numel(), v.numel(), chunk_states) >= 2**31:
+        return "the Triton kernels index with 32-bit offsets: inputs and chunk states need < 2^31 elements"
     if max(q.shape[-1], v.shape[-1]) > TRITON_MAX_WIDTH:
         return f"the Triton kernels take L, Dh <= {TRITON_MAX_WIDTH}, got L={q.shape[-1]}, Dh={v.shape[-1]}"
     if tracing():

@@ -51,6 +51,9 @@ def test_triton_refuses_what_the_kernels_cannot_take(monkeypatch):
     with pytest.raises(ValueError, match="L, Dh <= 128, got L=200"):
         latte_bidirectional(*qkv(L=200), backend="triton")
     assert resolve_backend("auto", *qkv(L=200)[::2]) == "torch"
+    q, v = torch.empty(1, 8, 2**20, 64, device="meta"), torch.empty(1, 8, 2**20, 64, device="meta")
+    with pytest.raises(ValueError, match="32-bit offsets"):  # 2^29 elements, but 2^31 in chunk states
+        resolve_backend("triton", q, v)
 
 
 def test_missing_triton_gives_an_install_hint(monkeypatch):

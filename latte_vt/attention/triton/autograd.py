@@ -28,6 +28,7 @@ class LatteCausalFunction(torch.autograd.Function):
         fwd = causal_forward(q, k, v, mask, S0, la0, chunk)
         ctx.save_for_backward(q, k, v, mask, fwd.la, fwd.states, fwd.la_in)
         ctx.chunk = chunk
+        ctx.set_materialize_grads(False)  # unused outputs (usually the final state) get no zero tensors
         B, H, L, Dh = S0.shape
         S_final = fwd.states[:, -1].reshape(B, H, L, Dh).clone()  # (B, H, L, Dh)
         la_final = fwd.la_in[:, -1].reshape(B, H, L).clone()  # (B, H, L)
@@ -37,16 +38,20 @@ class LatteCausalFunction(torch.autograd.Function):
     def backward(ctx, dy, dS_final, dla_final):  # noqa: D102
         q, k, v, mask, la, states, la_in = ctx.saved_tensors
         B, H, T, L = q.shape
-        S_final = states[:, -1]  # (B*H, L, Dh)
-        dS_seed = dS_final.reshape(B * H, L, -1).float().contiguous()  # (B*H, L, Dh)
-        # the final state is a "query" after the last token: E seed = dS . S - d la
-        dE_seed = (dS_seed * S_final).sum(-1) - dla_final.reshape(B * H, L).float()  # (B*H, L)
-        grads = causal_backward(
-            _unit_stride(dy), q, k, v, mask, CausalForward(None, la, states, la_in), dS_seed, dE_seed, ctx.chunk
-        )
-        S0 = states[:, 0]  # (B*H, L, Dh)
-        dla0 = (grads.dstate0 * S0).sum(-1) - grads.dnorm0  # (B*H, L)
         Dh = v.shape[-1]
+        dy = torch.zeros_like(v) if dy is None else _unit_stride(dy)  # (B, H, T, Dh)
+        # the final state is a "query" after the last token: D seed = dS, E seed = dS . S - d la
+        dS_seed = torch.zeros(B * H, L, Dh, dtype=torch.float32, device=q.device)  # (B*H, L, Dh)
+        dE_seed = torch.zeros(B * H, L, dtype=torch.float32, device=q.device)  # (B*H, L)
+        if dS_final is not None:
+            dS_seed = dS_final.reshape(B * H, L, Dh).float().contiguous()
+            dE_seed = (dS_seed * states[:, -1]).sum(-1)
+        if dla_final is not None:
+            dE_seed = dE_seed - dla_final.reshape(B * H, L).float()
+        grads = causal_backward(dy, q, k, v, mask, CausalForward(None, la, states, la_in), dS_seed, dE_seed, ctx.chunk)
+        if not (ctx.needs_input_grad[3] or ctx.needs_input_grad[4]):
+            return grads.dq, grads.dk, grads.dv, None, None, None, None
+        dla0 = (grads.dstate0 * states[:, 0]).sum(-1) - grads.dnorm0  # (B*H, L)
         return grads.dq, grads.dk, grads.dv, grads.dstate0.view(B, H, L, Dh), dla0.view(B, H, L), None, None
 
 
