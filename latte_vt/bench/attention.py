@@ -76,7 +76,9 @@ def default_config(device: str, quick: bool = False) -> AttentionBenchConfig:
     cpu = AttentionBenchConfig(device=device)
     if not device.startswith("cuda"):
         return replace(cpu, seq_lens=QUICK_LENGTHS, min_reps=1, budget_s=2.0) if quick else cpu
-    cuda = replace(cpu, dtype="bfloat16", batch=2, heads=8, seq_lens=CUDA_LENGTHS, min_reps=10, budget_s=1.0)
+    cuda = replace(
+        cpu, dtype="bfloat16", batch=2, heads=8, seq_lens=CUDA_LENGTHS, min_reps=10, budget_s=1.0, case_timeout_s=60.0
+    )
     return replace(cuda, seq_lens=CUDA_QUICK_LENGTHS, budget_s=0.3) if quick else cuda
 
 
@@ -85,8 +87,11 @@ def suite(device: str) -> dict[str, tuple[tuple[str, ...], str]]:
 
 
 def _worker_groups(cfg: AttentionBenchConfig) -> list[list[dict]]:
-    """Cases per worker process: one each on CPU, one method's cases on CUDA."""
-    methods = [m for contestants, rival in suite(cfg.device).values() for m in (*contestants, rival)]
+    """Cases per worker process: one each on CPU, one method's cases on CUDA (the first contestant
+    and SDPA of every kind first, so a run cut short still has the headline figures)."""
+    kinds = suite(cfg.device).values()
+    methods = [m for contestants, rival in kinds for m in (contestants[0], rival)]
+    methods += [m for contestants, _ in kinds for m in contestants[1:]]
     cases = [{"method": m, "mode": mode, "seq_len": T} for m in methods for T in cfg.seq_lens for mode in cfg.modes]
     if not cfg.device.startswith("cuda"):
         return [[case] for case in cases]
@@ -159,10 +164,14 @@ def _cuda_goals(results: list[dict], lengths: tuple[int, ...]) -> list[dict]:
 
 
 def run_attention_bench(cfg: AttentionBenchConfig, json_path: Path, md_path: Path) -> dict:
-    """Run every case, print and write the table; return the JSON payload."""
+    """Run every case, print and write the table; return the JSON payload.
+
+    The JSON and Markdown are rewritten after every worker, so a run cut short keeps what it measured.
+    """
     groups = _worker_groups(cfg)
     common = {k: v for k, v in asdict(cfg).items() if k not in ("seq_lens", "modes", "extra")}
-    results = []
+    env = {**environment(cfg.device), **_versions()}
+    results: list[dict] = []
     bar = tqdm(total=sum(len(g) for g in groups), desc="bench attention", unit="case")
     for group in groups:
         first = group[0]
@@ -171,7 +180,15 @@ def run_attention_bench(cfg: AttentionBenchConfig, json_path: Path, md_path: Pat
         out = run_worker("latte_vt.bench.attention_worker", spec, cfg.tuned_malloc, cfg.case_timeout_s * len(group))
         results += out["results"] if "results" in out else [{**case, **out} for case in group]
         bar.update(len(group))
+        payload = _payload(cfg, env, results)
+        write_outputs(payload, render_markdown(payload), json_path, md_path)
     bar.close()
+    print(render_markdown(payload))
+    return payload
+
+
+def _payload(cfg: AttentionBenchConfig, env: dict, results: list[dict]) -> dict:
+    """The JSON payload: config, environment, results with SDPA ratios, and the goals."""
     for contestants, rival in suite(cfg.device).values():
         for r in results:
             sdpa = _find(results, rival, r["mode"], r["seq_len"])
@@ -180,18 +197,14 @@ def run_attention_bench(cfg: AttentionBenchConfig, json_path: Path, md_path: Pat
                 if r.get("peak_bytes") and sdpa.get("peak_bytes"):
                     r["memory_ratio"] = sdpa["peak_bytes"] / r["peak_bytes"]
     goals = _cuda_goals if cfg.device.startswith("cuda") else _cpu_goals
-    payload = {
+    return {
         "benchmark": "attention",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
-        "environment": {**environment(cfg.device), **_versions()},
+        "environment": env,
         "results": results,
         "goals": goals(results, cfg.seq_lens),
     }
-    markdown = render_markdown(payload)
-    write_outputs(payload, markdown, json_path, md_path)
-    print(markdown)
-    return payload
 
 
 def render_markdown(payload: dict) -> str:

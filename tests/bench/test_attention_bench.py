@@ -4,7 +4,7 @@ import importlib.util
 
 import pytest
 
-from latte_vt.bench.attention import LABELS, _cuda_goals, default_config, render_markdown, suite
+from latte_vt.bench.attention import LABELS, _cuda_goals, _worker_groups, default_config, render_markdown, suite
 from latte_vt.bench.attention_worker import FLA_HINT, run_cases
 
 
@@ -16,6 +16,12 @@ def test_cuda_defaults_are_the_issue_shapes():
     assert (cpu.dtype, cpu.batch, cpu.heads, cpu.seq_lens) == ("float32", 1, 4, (1024, 4096, 16384, 65536))
     contestants, rival = suite("cuda:0")["causal"]
     assert contestants[0] == "latte_causal_triton" and rival == "sdpa_causal"
+    groups = _worker_groups(cfg)  # one worker per method, headline contestants first
+    assert [g[0]["method"] for g in groups[:4]] == [
+        "latte_causal_triton", "sdpa_causal", "latte_bidirectional_triton", "sdpa_full"
+    ]  # fmt: skip
+    assert len(groups) == 8 and all(len(g) == 4 for g in groups)
+    assert len(_worker_groups(cpu)) == 2 * 2 * 4 * 2  # one case per worker on CPU
 
 
 def test_worker_runs_the_cuda_suite_methods_and_reports_failures(monkeypatch):
