@@ -41,14 +41,6 @@ def outputs_and_grads(fn, q, k, v, dy):
     return y.detach(), q.grad, k.grad, v.grad
 
 
-def test_small_size_checks_compiled_for_the_gpu():
-    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
-    cmd = [sys.executable, "-m", "pytest", str(CHECKS), "-q", "-x", "-p", "no:cacheprovider", "-m", "not gpu"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    assert proc.returncode == 0 and "skipped" not in summary, f"{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
-
-
 @pytest.mark.parametrize("dtype,tol", [(torch.bfloat16, 3e-3), (torch.float32, 1e-4)])
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
 def test_real_size_matches_float64_reference(causal, dtype, tol):
@@ -104,3 +96,16 @@ def test_peak_memory_is_linear_in_length(causal):
     peak(4096)  # compile outside the measurement
     small, large = peak(8192), peak(32768)
     assert large <= 4.5 * small, f"peak {large / 2**20:.0f} MiB at 32k vs {small / 2**20:.0f} MiB at 8k"
+
+
+def test_small_size_checks_compiled_for_the_gpu():
+    """Every check of ``triton_checks.py`` (slow ones too), compiled for this GPU instead of interpreted."""
+    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
+    cmd = [sys.executable, "-m", "pytest", str(CHECKS), "-v", "-x", "-p", "no:cacheprovider", "-m", "not gpu"]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
+    except subprocess.TimeoutExpired as exc:
+        partial_output = (exc.stdout or b"").decode(errors="replace")  # bytes, even with text=True
+        pytest.fail(f"the checks ran past 150 s (kernel compilation?):\n{partial_output[-6000:]}")
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert proc.returncode == 0 and "skipped" not in summary, f"{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
