@@ -24,6 +24,8 @@ from latte_vt.attention.triton.tiles import NEG, load_query_logits, load_tile, s
 #: Tokens per tile and tiles per reduction program (a span of 512 tokens).
 TILE = 64
 SPAN_TILES = 8
+#: Warps per program: several (TILE x 64) float32 tiles are live at once; 8 warps keep them in registers.
+TILE_WARPS = 8
 
 
 @triton.jit
@@ -201,12 +203,12 @@ def bidirectional_forward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) 
     _context_partials[(P, B * H)](
         k, v, m, part_m, part_z, part_S, T, H, L, Dh, P,
         k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2), smb,
-        BT=TILE, TILES=SPAN_TILES, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec,
+        BT=TILE, TILES=SPAN_TILES, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec, num_warps=TILE_WARPS,
     )  # fmt: skip
     _context_combine[(B * H,)](part_m, part_z, part_S, ctx, lse, L, Dh, P, BL=BL, BD=BD)
     _bidirectional_output[(triton.cdiv(T, TILE), B * H)](
         q, m, ctx, y, T, H, L, Dh, q.stride(0), q.stride(1), q.stride(2), smb,
-        BT=TILE, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec,
+        BT=TILE, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec, num_warps=TILE_WARPS,
     )  # fmt: skip
     return BidirectionalForward(y, ctx, lse)
 
@@ -225,13 +227,13 @@ def bidirectional_backward(
     _context_grad_partials[(P, B * H)](
         q, dy, m, part_dctx, T, H, L, Dh, P,
         q.stride(0), q.stride(1), q.stride(2), dy.stride(0), dy.stride(1), dy.stride(2), smb,
-        BT=TILE, TILES=SPAN_TILES, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec,
+        BT=TILE, TILES=SPAN_TILES, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec, num_warps=TILE_WARPS,
     )  # fmt: skip
     dctx = part_dctx.sum(1)  # (B*H, L, Dh): P partials, O(T / span)
     _bidirectional_grads[(triton.cdiv(T, TILE), B * H)](
         q, k, v, dy, m, fwd.ctx, fwd.lse, dctx, dq, dk, dv, T, H, L, Dh,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         v.stride(0), v.stride(1), v.stride(2), dy.stride(0), dy.stride(1), dy.stride(2), smb,
-        BT=TILE, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec,
+        BT=TILE, BL=BL, BD=BD, HAS_MASK=has_mask, PREC=prec, num_warps=TILE_WARPS,
     )  # fmt: skip
     return dq, dk, dv
