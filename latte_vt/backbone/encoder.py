@@ -8,18 +8,23 @@ from typing import Any
 from torch import Tensor, nn
 
 from latte_vt.backbone.config import LatteConfig
+from latte_vt.backbone.local_mix import CausalLocalMix
 from latte_vt.backbone.mixers import LatentProjection, LatteMixer, make_mixer
 from latte_vt.backbone.pooling import make_pooling
 
 
 class Block(nn.Module):
-    """x + mixer(norm(x)), then x + mlp(norm(x))."""
+    """[x + local(norm(x)),] x + mixer(norm(x)), then x + mlp(norm(x)).
+
+    ``step`` state: (mixer state, local-mix history or None).
+    """
 
     def __init__(self, cfg: LatteConfig, latents: LatentProjection | None) -> None:
         super().__init__()
         hidden = int(cfg.dim * cfg.mlp_ratio)
         self.norm1 = nn.LayerNorm(cfg.dim)
         self.mixer = make_mixer(cfg, latents)
+        self.local = CausalLocalMix(cfg.dim, cfg.local_mix) if cfg.local_mix else None
         self.norm2 = nn.LayerNorm(cfg.dim)
         self.mlp = nn.Sequential(
             nn.Linear(cfg.dim, hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.dim)
@@ -27,13 +32,19 @@ class Block(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if self.local is not None:
+            x = x + self.local(self.norm1(x), mask)  # (B, T, D)
         x = x + self.drop(self.mixer(self.norm1(x), mask))  # (B, T, D)
         return x + self.drop(self.mlp(self.norm2(x)))
 
-    def step(self, x_t: Tensor, state: Any) -> tuple[Tensor, Any]:
-        y, state = self.mixer.step(self.norm1(x_t), state)  # (B, D)
+    def step(self, x_t: Tensor, state: tuple[Any, Tensor | None] | None) -> tuple[Tensor, tuple[Any, Tensor | None]]:
+        mixer_state, local_state = state if state is not None else (None, None)
+        if self.local is not None:
+            y, local_state = self.local.step(self.norm1(x_t), local_state)  # (B, D)
+            x_t = x_t + y
+        y, mixer_state = self.mixer.step(self.norm1(x_t), mixer_state)  # (B, D)
         x_t = x_t + self.drop(y)
-        return x_t + self.drop(self.mlp(self.norm2(x_t))), state
+        return x_t + self.drop(self.mlp(self.norm2(x_t))), (mixer_state, local_state)
 
 
 class LatteEncoder(nn.Module):
@@ -49,6 +60,8 @@ class LatteEncoder(nn.Module):
         if unknown:
             raise ValueError(f"unknown LatteEncoder options {sorted(unknown)}; valid: {LatteConfig.field_names()}")
         cfg = replace(config or LatteConfig(), **overrides)
+        if cfg.local_mix and not cfg.causal:
+            raise ValueError("LatteConfig.local_mix needs a causal encoder (causal=True)")
         self.config = cfg
         uses_latents = cfg.mixer in ("latte", "macchiato")
         shared = LatentProjection(cfg) if uses_latents and cfg.share_latents else None
@@ -94,7 +107,7 @@ class LatteEncoder(nn.Module):
         return self.forward_head(self.forward_features(x, mask), mask)
 
     def step(self, x_t: Tensor, states: list | None = None) -> tuple[Tensor, list]:
-        """Causal only: one token (B, D) -> its features (B, D) and the per-layer states."""
+        """Causal only: one token (B, D) -> its features (B, D) and the per-layer (mixer, local-mix) states."""
         if not self.config.causal:
             raise ValueError("step() needs a causal encoder (LatteConfig.causal=True)")
         if x_t.ndim != 2 or x_t.shape[-1] != self.config.dim:

@@ -45,6 +45,7 @@ class TransactionBenchConfig:
     depth: int = 2
     heads: int = 4
     latents: int = 16
+    local_mix: int = 4
     gru_layers: int = 2
     long_lengths: tuple[int, ...] = (10_000, 30_000, 100_000)
     threads: int | None = None
@@ -173,7 +174,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
         file=sys.stderr,
     )
     vocab, n_num = pre.vocab_sizes, len(pre.num_columns)
-    latte_cfg = LatteConfig(dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents)
+    latte_cfg = LatteConfig(dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents, local_mix=cfg.local_mix)
     contestants = {
         "latte": TransactionScorer(vocab, n_num, latte_cfg),
         "gru": GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),

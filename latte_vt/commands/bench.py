@@ -98,6 +98,7 @@ def run_transactions(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        local_mix=args.local_mix,
         long_lengths=args.long_lengths,
         threads=args.threads,
         data_dir=args.data_dir,
@@ -190,6 +191,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx.add_argument("--epochs", type=int, default=3, help="training epochs of each sequence model")
     tx.add_argument("--batch-size", type=int, default=16, help="training windows per batch (both sequence models)")
     tx.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (both sequence models)")
+    tx.add_argument(
+        "--local-mix", type=int, default=4, help="Latte's causal local-mix kernel (0 = plain Latte, for the ablation)"
+    )
     tx.add_argument("--long-lengths", type=int_list, default=(10_000, 30_000, 100_000), help="one-account lengths")
     tx.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     tx.add_argument("--data-dir", help="keep/reuse the generated log here (default: a temporary folder)")

@@ -15,7 +15,9 @@ from latte_vt.attention import LatteState
 from latte_vt.models.transactions import TransactionScorer
 from latte_vt.models.video import VideoClassifier
 
-STATE_PARTS = ("S", "z", "m")
+LATTE_PARTS = ("S", "z", "m")
+LOCAL_PART = "local"
+INITIAL_VALUES = {"S": 0.0, "z": 0.0, "m": -1e30, LOCAL_PART: 0.0}
 
 
 class VideoGraph(nn.Module):
@@ -49,16 +51,12 @@ class TransactionGraph(nn.Module):
         return self.model(cat, num, mask)
 
 
-def state_names(depth: int, prefix: str) -> list[str]:
-    """``prefix.{layer}.{S,z,m}`` for every layer, in the graph's input/output order."""
-    return [f"{prefix}.{layer}.{part}" for layer in range(depth) for part in STATE_PARTS]
-
-
 class TransactionStepGraph(nn.Module):
     """One event per entity: cat_t (B, F_cat), num_t (B, F_num), past states -> logit (B,), present states.
 
-    States are float32 tensors per layer: S (B, H, L, Dh), z (B, H, L), m (B, H, L); a new entity
-    starts from ``initial_states``.
+    States are float32 tensors per layer: S (B, H, L, Dh), z (B, H, L), m (B, H, L), and with
+    ``local_mix`` the layer's last K-1 mixer inputs, local (B, K-1, D); a new entity starts from
+    ``initial_states`` (``INITIAL_VALUES`` per part).
     """
 
     def __init__(self, model: TransactionScorer) -> None:
@@ -68,16 +66,33 @@ class TransactionStepGraph(nn.Module):
         self.model = model
         self.depth = model.encoder.config.depth
 
-    def initial_states(self, batch: int) -> list[Tensor]:
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """State tensors of one layer, in order."""
+        return LATTE_PARTS + ((LOCAL_PART,) if self.model.encoder.config.local_mix else ())
+
+    def part_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each state part without the batch axis."""
         cfg = self.model.encoder.config
-        one = [
-            torch.zeros(batch, cfg.heads, cfg.latents, cfg.head_dim),
-            torch.zeros(batch, cfg.heads, cfg.latents),
-            torch.full((batch, cfg.heads, cfg.latents), -1e30),
-        ]
-        return [t.clone() for _ in range(self.depth) for t in one]
+        return {
+            "S": (cfg.heads, cfg.latents, cfg.head_dim),
+            "z": (cfg.heads, cfg.latents),
+            "m": (cfg.heads, cfg.latents),
+            LOCAL_PART: (cfg.local_mix - 1, cfg.dim),
+        }
+
+    def state_names(self, prefix: str) -> list[str]:
+        """``prefix.{layer}.{part}`` for every layer and part, in the graph's input/output order."""
+        return [f"{prefix}.{layer}.{part}" for layer in range(self.depth) for part in self.parts]
+
+    def initial_states(self, batch: int) -> list[Tensor]:
+        shapes = self.part_shapes()
+        return [torch.full((batch, *shapes[p]), INITIAL_VALUES[p]) for _ in range(self.depth) for p in self.parts]
 
     def forward(self, cat_t: Tensor, num_t: Tensor, *flat_states: Tensor) -> tuple[Tensor, ...]:
-        states = [LatteState(*flat_states[3 * i : 3 * i + 3]) for i in range(self.depth)]
+        n = len(self.parts)
+        layers = [flat_states[n * i : n * i + n] for i in range(self.depth)]
+        states = [(LatteState(*layer[:3]), layer[3] if n > 3 else None) for layer in layers]
         logit, new_states = self.model.step(cat_t, num_t, states)
-        return (logit, *[t for state in new_states for t in state])
+        flat = [t for latte, local in new_states for t in (*latte, *([local] if local is not None else []))]
+        return (logit, *flat)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph, state_names
+from latte_vt.export.graphs import INITIAL_VALUES, TransactionGraph, TransactionStepGraph, VideoGraph
 
 #: Trace sizes: batch >= 2 and T >= 2, or the exporter freezes the axis to the traced size.
 TRACE_BATCH = 2
@@ -73,15 +73,10 @@ def export_step_graph(graph: TransactionStepGraph, path: Path, opset: int) -> di
     states = graph.initial_states(TRACE_BATCH)
     args = (torch.ones(TRACE_BATCH, n_cat, dtype=torch.int64), torch.zeros(TRACE_BATCH, n_num), *states)
     B = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    past, present = state_names(graph.depth, "past_state"), state_names(graph.depth, "present_state")
+    past, present = graph.state_names("past_state"), graph.state_names("present_state")
     dynamic = ({0: B}, {0: B}, tuple({0: B} for _ in states))  # *flat_states is one argument to the exporter
     _export(graph, args, path, ["cat", "num", *past], ["logit", *present], dynamic, opset)
-    cfg = model.encoder.config
-    shapes = {
-        "S": ["batch", cfg.heads, cfg.latents, cfg.head_dim],
-        "z": ["batch", cfg.heads, cfg.latents],
-        "m": ["batch", cfg.heads, cfg.latents],
-    }
+    shapes = {part: ["batch", *shape] for part, shape in graph.part_shapes().items()}
     state_io = {name: {"dtype": "float32", "shape": shapes[name.rsplit(".", 1)[1]]} for name in past}
     return {
         "inputs": {
@@ -93,5 +88,5 @@ def export_step_graph(graph: TransactionStepGraph, path: Path, opset: int) -> di
             "logit": {"dtype": "float32", "shape": ["batch"]},
             **{n.replace("past_", "present_"): v for n, v in state_io.items()},
         },
-        "initial_state": {"S": 0.0, "z": 0.0, "m": -1e30},
+        "initial_state": {part: INITIAL_VALUES[part] for part in graph.parts},
     }
