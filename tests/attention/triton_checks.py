@@ -24,6 +24,7 @@ from latte_vt.attention import (
 )
 from latte_vt.attention.triton.autograd import latte_bidirectional_triton, latte_causal_triton
 from latte_vt.backbone import LatteConfig, LatteEncoder
+from latte_vt.bench.attention_worker import run_cases
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 DEVICE = "cpu" if INTERPRETED else "cuda"
@@ -31,6 +32,9 @@ if not INTERPRETED and not torch.cuda.is_available():
     pytest.skip("needs CUDA, or TRITON_INTERPRET=1 set before triton is imported", allow_module_level=True)
 
 SPREAD = 60.0  # key logits in [-60, 60]
+#: The interpreter runs every Triton op in Python: the default run keeps one case of each kind
+#: (about 30 s); ``-m slow`` (and every GPU run) adds the rest.
+SLOW = pytest.mark.slow
 
 
 def make_qkv(B, H, T, L, Dh, spread=SPREAD, dtype=torch.float32, seed=0):
@@ -77,14 +81,17 @@ def assert_matches_reference(fn, reference, q, k, v, tol, seed=1):
         assert err <= tol, f"{name}: relative error {err:.2e} > {tol:.0e}"
 
 
-@pytest.mark.parametrize("B,H,T,chunk", [(2, 2, 1, 16), (2, 2, 37, 16), (1, 2, 128, 32)])
+@pytest.mark.parametrize(
+    "B,H,T,chunk",
+    [pytest.param(2, 2, 1, 16, marks=SLOW), (2, 2, 37, 16), pytest.param(1, 2, 128, 32, marks=SLOW)],
+)
 def test_causal_outputs_and_grads_float32(B, H, T, chunk):
     q, k, v = make_qkv(B, H, T, 16, 16)
     causal = partial(latte_causal_triton, chunk_size=chunk)
     assert_matches_reference(causal, latte_causal_reference, q, k, v, 1e-4)
 
 
-@pytest.mark.slow
+@SLOW
 @pytest.mark.parametrize("T,chunk", [(1, 32), (37, 32), (128, 16), (128, 32), (200, 64), (75, 128)])
 def test_causal_outputs_and_grads_float32_more_chunkings(T, chunk):
     q, k, v = make_qkv(2, 2, T, 16, 16, seed=T)
@@ -93,6 +100,7 @@ def test_causal_outputs_and_grads_float32_more_chunkings(T, chunk):
     )
 
 
+@SLOW
 def test_causal_odd_widths_and_strided_inputs():
     """L and Dh that are not tile sizes; q, k, v as head views of (B, T, H*F) projections."""
     B, H, T, L, Dh = 1, 2, 45, 5, 7
@@ -138,9 +146,9 @@ def poison_padding(x, mask):
     return x
 
 
-@pytest.mark.parametrize("chunk", [16, 32])
+@pytest.mark.parametrize("chunk", [16, pytest.param(32, marks=SLOW)])
 def test_causal_padding_mask(chunk):
-    B, H, T = 2, 2, 45
+    B, H, T = 2, 1, 45
     q, k, v = make_qkv(B, H, T, 16, 16, seed=4)
     mask = padding_mask(B, T)
     causal = partial(latte_causal_triton, chunk_size=chunk, mask=mask)
@@ -167,6 +175,7 @@ def test_causal_state_carries_outputs_and_gradients():
     assert_matches_reference(two_parts, latte_causal_reference, q, k, v, 1e-4)
 
 
+@SLOW
 def test_causal_state_matches_torch_backend_and_gets_gradients():
     q, k, v = make_qkv(1, 2, 40, 16, 16, seed=6)
     _, torch_state = latte_causal(q[:, :, :17], k[:, :, :17], v[:, :, :17], return_state=True, backend="torch")
@@ -188,7 +197,7 @@ def test_causal_state_matches_torch_backend_and_gets_gradients():
 
 @pytest.mark.parametrize(
     "dtype,tol",
-    [(torch.bfloat16, 3e-3), pytest.param(torch.float16, 3e-3, marks=pytest.mark.slow)],
+    [(torch.bfloat16, 3e-3), pytest.param(torch.float16, 3e-3, marks=SLOW)],
 )
 def test_causal_half_precision(dtype, tol):
     """Half inputs, float32 accumulation; padding reads NEG after the float32 conversion (not -inf)."""
@@ -198,7 +207,9 @@ def test_causal_half_precision(dtype, tol):
     assert_matches_reference(causal, partial(masked_reference(latte_causal_reference), mask=mask.cpu()), q, k, v, tol)
 
 
-@pytest.mark.parametrize("B,H,T", [(2, 2, 1), (2, 2, 37), (2, 2, 128), (1, 2, 1100)])
+@pytest.mark.parametrize(
+    "B,H,T", [pytest.param(2, 2, 1, marks=SLOW), (2, 2, 37), pytest.param(2, 2, 128, marks=SLOW), (1, 2, 1100)]
+)
 def test_bidirectional_outputs_and_grads_float32(B, H, T):
     """T = 1100 spans three reduction programs (512 tokens each) merged by the combine kernel."""
     q, k, v = make_qkv(B, H, T, 16, 16)
@@ -222,7 +233,7 @@ def test_bidirectional_odd_widths_padding_and_strided_inputs():
 
 @pytest.mark.parametrize(
     "dtype,tol",
-    [(torch.bfloat16, 3e-3), pytest.param(torch.float16, 3e-3, marks=pytest.mark.slow)],
+    [(torch.bfloat16, 3e-3), pytest.param(torch.float16, 3e-3, marks=SLOW)],
 )
 def test_bidirectional_half_precision(dtype, tol):
     q, k, v = make_qkv(2, 2, 100, 16, 16, dtype=dtype, seed=9)
@@ -231,7 +242,7 @@ def test_bidirectional_half_precision(dtype, tol):
     assert_matches_reference(bidir, partial(latte_bidirectional_reference, mask=mask.cpu()), q, k, v, tol)
 
 
-@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("causal", [pytest.param(True, marks=SLOW), False])
 def test_public_api_and_encoder_run_the_kernels(causal):
     """``backend="triton"`` reaches the kernels through latte_causal / latte_bidirectional and the
     encoder config; outputs and parameter gradients match the torch backend."""
@@ -253,3 +264,18 @@ def test_public_api_and_encoder_run_the_kernels(causal):
     assert rel_err(y_triton, y_torch) <= 1e-4
     for a, b in zip(g_triton, g_torch, strict=True):
         assert rel_err(a, b) <= 1e-4
+
+
+@SLOW
+def test_bench_worker_measures_the_triton_methods():
+    """``latte-vt bench attention``'s worker runs and times the Triton contestants (CUDA events on a GPU)."""
+    spec = {
+        "device": DEVICE, "dtype": "float32", "batch": 1, "heads": 1, "latents": 16, "head_dim": 16,
+        "min_reps": 1, "budget_s": 0.01,
+        "cases": [
+            {"method": "latte_causal_triton", "mode": "forward_backward", "seq_len": 40},
+            {"method": "latte_bidirectional_triton", "mode": "forward_backward", "seq_len": 40},
+        ],
+    }  # fmt: skip
+    for result in run_cases(spec):
+        assert "error" not in result and result["median_s"] > 0 and result["samples"] >= 1, result
