@@ -19,7 +19,17 @@ import triton.language as tl
 from torch import Tensor
 
 from latte_vt.attention.triton.causal_forward import dot_precision, mask_arg, padded_width
-from latte_vt.attention.triton.tiles import NEG, load_query_logits, load_tile, softmax_rows, valid_tokens
+from latte_vt.attention.triton.tiles import (
+    NEG,
+    load_matrix,
+    load_query_logits,
+    load_tile,
+    load_vector,
+    softmax_rows,
+    store_matrix,
+    store_vector,
+    valid_tokens,
+)
 
 #: Tokens per tile and tiles per reduction program (a span of 512 tokens).
 TILE = 64
@@ -54,10 +64,9 @@ def _context_partials(
         z = z * scale + tl.sum(e, 0)
         S = S * scale[:, None] + tl.dot(tl.trans(e), v, input_precision=PREC)  # (BL, BD)
         m = m_new
-    at = bh * P + part
-    tl.store(part_m_ptr + at * L + lat, m, mask=lat < L)
-    tl.store(part_z_ptr + at * L + lat, z, mask=lat < L)
-    tl.store(part_S_ptr + (at * L + lat[:, None]) * Dh + dim[None, :], S, mask=(lat < L)[:, None] & (dim < Dh)[None, :])
+    store_vector(part_m_ptr, bh * P + part, lat, L, m, True)
+    store_vector(part_z_ptr, bh * P + part, lat, L, z, True)
+    store_matrix(part_S_ptr, bh * P + part, lat, dim, L, Dh, S)
 
 
 @triton.jit
@@ -67,15 +76,14 @@ def _context_combine(
     """Grid (B*H,): merge the P partials into ctx = S / z (L, Dh) and the column log-sum-exp m + log z (L)."""
     bh = tl.program_id(0)
     lat, dim = tl.arange(0, BL), tl.arange(0, BD)  # (BL,), (BD,)
-    sd_ok = (lat < L)[:, None] & (dim < Dh)[None, :]
     m = tl.full((BL,), NEG, tl.float32)
     z = tl.zeros((BL,), tl.float32)
     S = tl.zeros((BL, BD), tl.float32)
     for part in range(P):
         at = bh * P + part
-        m_p = tl.load(part_m_ptr + at * L + lat, mask=lat < L, other=NEG)  # (BL,)
-        z_p = tl.load(part_z_ptr + at * L + lat, mask=lat < L, other=0.0)  # (BL,)
-        S_p = tl.load(part_S_ptr + (at * L + lat[:, None]) * Dh + dim[None, :], mask=sd_ok, other=0.0)  # (BL, BD)
+        m_p = load_vector(part_m_ptr, at, lat, L, NEG)  # (BL,)
+        z_p = load_vector(part_z_ptr, at, lat, L, 0.0)  # (BL,)
+        S_p = load_matrix(part_S_ptr, at, lat, dim, L, Dh)  # (BL, BD)
         m_new = tl.maximum(m, m_p)
         a, c = tl.exp(m - m_new), tl.exp(m_p - m_new)  # (BL,) <= 1
         z = z * a + z_p * c
@@ -83,8 +91,8 @@ def _context_combine(
         m = m_new
     seen = z > 0  # (BL,)
     z_safe = tl.where(seen, z, 1.0)
-    tl.store(ctx_ptr + (bh * L + lat[:, None]) * Dh + dim[None, :], S / z_safe[:, None], mask=sd_ok)
-    tl.store(lse_ptr + bh * L + lat, tl.where(seen, m + tl.log(z_safe), NEG), mask=lat < L)
+    store_matrix(ctx_ptr, bh, lat, dim, L, Dh, S / z_safe[:, None])
+    store_vector(lse_ptr, bh, lat, L, tl.where(seen, m + tl.log(z_safe), NEG), True)
 
 
 @triton.jit
@@ -101,15 +109,9 @@ def _bidirectional_output(
     t = blk * BT + tl.arange(0, BT)  # (BT,)
     ok = valid_tokens(mask_ptr, b, smb, t, T, HAS_MASK)  # (BT,)
     p, _ = softmax_rows(load_query_logits(q_ptr + b * sqb + h * sqh, t, lat, sqt, L, ok))  # (BT, BL)
-    ctx = tl.load(
-        ctx_ptr + (bh * L + lat[:, None]) * Dh + dim[None, :], mask=(lat < L)[:, None] & (dim < Dh)[None, :], other=0.0
-    )  # (BL, BD)
+    ctx = load_matrix(ctx_ptr, bh, lat, dim, L, Dh)  # (BL, BD)
     y = tl.where(ok[:, None], tl.dot(p, ctx, input_precision=PREC), 0.0)  # (BT, BD)
-    tl.store(
-        y_ptr + (bh * T + t[:, None]) * Dh + dim[None, :],
-        y.to(y_ptr.dtype.element_ty),
-        mask=(t < T)[:, None] & (dim < Dh)[None, :],
-    )
+    store_matrix(y_ptr, bh, t, dim, T, Dh, y.to(y_ptr.dtype.element_ty))
 
 
 @triton.jit
@@ -131,10 +133,7 @@ def _context_grad_partials(
         p, _ = softmax_rows(load_query_logits(q_ptr + b * sqb + h * sqh, t, lat, sqt, L, ok))  # (BT, BL)
         dy = load_tile(dy_ptr + b * sdb + h * sdh, t, dim, sdt, Dh, ok, 0.0)  # (BT, BD)
         dctx += tl.dot(tl.trans(p), dy, input_precision=PREC)  # (BL, BD)
-    at = bh * P + part
-    tl.store(
-        part_dctx_ptr + (at * L + lat[:, None]) * Dh + dim[None, :], dctx, mask=(lat < L)[:, None] & (dim < Dh)[None, :]
-    )
+    store_matrix(part_dctx_ptr, bh * P + part, lat, dim, L, Dh, dctx)
 
 
 @triton.jit
@@ -150,10 +149,9 @@ def _bidirectional_grads(
     lat, dim = tl.arange(0, BL), tl.arange(0, BD)  # (BL,), (BD,)
     t = blk * BT + tl.arange(0, BT)  # (BT,)
     ok = valid_tokens(mask_ptr, b, smb, t, T, HAS_MASK)  # (BT,)
-    sd_ok = (lat < L)[:, None] & (dim < Dh)[None, :]
-    ctx = tl.load(ctx_ptr + (bh * L + lat[:, None]) * Dh + dim[None, :], mask=sd_ok, other=0.0)  # (BL, BD)
-    dctx = tl.load(dctx_ptr + (bh * L + lat[:, None]) * Dh + dim[None, :], mask=sd_ok, other=0.0)  # (BL, BD)
-    lse = tl.load(lse_ptr + bh * L + lat, mask=lat < L, other=0.0)  # (BL,)
+    ctx = load_matrix(ctx_ptr, bh, lat, dim, L, Dh)  # (BL, BD)
+    dctx = load_matrix(dctx_ptr, bh, lat, dim, L, Dh)  # (BL, BD)
+    lse = load_vector(lse_ptr, bh, lat, L, 0.0)  # (BL,)
     p, _ = softmax_rows(load_query_logits(q_ptr + b * sqb + h * sqh, t, lat, sqt, L, ok))  # (BT, BL)
     dy = load_tile(dy_ptr + b * sdb + h * sdh, t, dim, sdt, Dh, ok, 0.0)  # (BT, BD)
     g = p * tl.dot(dy, tl.trans(ctx), input_precision=PREC)  # (BT, BL)
@@ -164,16 +162,9 @@ def _bidirectional_grads(
     dv = tl.where(ok[:, None], tl.dot(pi, dctx, input_precision=PREC), 0.0)  # (BT, BD)
     ctx_dctx = tl.sum(ctx * dctx, 1)  # (BL,)
     dk = tl.where(ok[:, None], pi * (tl.dot(v, tl.trans(dctx), input_precision=PREC) - ctx_dctx[None, :]), 0.0)
-    in_seq = t < T
-    lat_tile = (bh * T + t[:, None]) * L + lat[None, :]
-    lat_ok = in_seq[:, None] & (lat < L)[None, :]
-    tl.store(dq_ptr + lat_tile, dq.to(dq_ptr.dtype.element_ty), mask=lat_ok)
-    tl.store(dk_ptr + lat_tile, dk.to(dk_ptr.dtype.element_ty), mask=lat_ok)
-    tl.store(
-        dv_ptr + (bh * T + t[:, None]) * Dh + dim[None, :],
-        dv.to(dv_ptr.dtype.element_ty),
-        mask=in_seq[:, None] & (dim < Dh)[None, :],
-    )
+    store_matrix(dq_ptr, bh, t, lat, T, L, dq.to(dq_ptr.dtype.element_ty))
+    store_matrix(dk_ptr, bh, t, lat, T, L, dk.to(dk_ptr.dtype.element_ty))
+    store_matrix(dv_ptr, bh, t, dim, T, Dh, dv.to(dv_ptr.dtype.element_ty))
 
 
 class BidirectionalForward(NamedTuple):

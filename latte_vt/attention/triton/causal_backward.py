@@ -38,11 +38,17 @@ from latte_vt.attention.triton.causal_forward import (
 from latte_vt.attention.triton.tiles import (
     NEG,
     POS,
+    diagonal_key,
     exp_nonpositive,
+    load_key_block,
+    load_matrix,
     load_query_logits,
-    load_row,
     load_tile,
+    load_vector,
     softmax_rows,
+    store_matrix,
+    store_vector,
+    sub_block_program,
     valid_tokens,
 )
 
@@ -56,10 +62,7 @@ def _causal_dq(
     PREC: tl.constexpr,
 ):  # fmt: skip
     """Grid (cdiv(T, SUB), B*H): dq (B, H, T, L), g and the query log-sum-exp for one sub-block."""
-    pid, bh = tl.program_id(0), tl.program_id(1)
-    NS: tl.constexpr = C // SUB
-    n, i = pid // NS, pid % NS
-    b, h = bh // H, bh % H
+    n, i, bh, b, h = sub_block_program(H, C, SUB)
     lat, dim, sub = tl.arange(0, BL), tl.arange(0, BD), tl.arange(0, SUB)  # (BL,), (BD,), (SUB,)
     k_base, v_base = k_ptr + b * skb + h * skh, v_ptr + b * svb + h * svh
     la_base = la_ptr + bh * T * L
@@ -69,40 +72,29 @@ def _causal_dq(
     la = load_tile(la_base, t, lat, L, L, t < T, POS)  # (SUB, BL)
     dy = load_tile(dy_ptr + b * sdb + h * sdh, t, dim, sdt, Dh, ok, 0.0)  # (SUB, BD)
     # earlier chunks, through the carried state
-    la_in = tl.load(la_in_ptr + (bh * (N + 1) + n) * L + lat, mask=lat < L, other=NEG)  # (BL,)
-    S_in = tl.load(
-        states_ptr + ((bh * (N + 1) + n) * L + lat[:, None]) * Dh + dim[None, :],
-        mask=(lat < L)[:, None] & (dim < Dh)[None, :],
-        other=0.0,
-    )  # (BL, BD)
+    la_in = load_vector(la_in_ptr, bh * (N + 1) + n, lat, L, NEG)  # (BL,)
+    S_in = load_matrix(states_ptr, bh * (N + 1) + n, lat, dim, L, Dh)  # (BL, BD)
     dp = tl.dot(dy, tl.trans(S_in), input_precision=PREC) * exp_nonpositive(la_in[None, :] - la)  # (SUB, BL)
     # earlier sub-blocks of this chunk, around r = log alpha at the end of sub-block j
     for j in range(i):
         s = n * C + j * SUB + sub  # (SUB,) key tokens
-        s_ok = valid_tokens(mask_ptr, b, smb, s, T, HAS_MASK)
-        k = load_tile(k_base, s, lat, skt, L, s_ok, NEG)  # (SUB, BL)
-        v = load_tile(v_base, s, dim, svt, Dh, s_ok, 0.0)  # (SUB, BD)
-        r = load_row(la_base + (n * C + j * SUB + SUB - 1) * L, lat, L, True, 0.0)  # (BL,)
+        k, v, r, _ = load_key_block(
+            k_base, v_base, la_base, mask_ptr, b, smb, s, T, L, Dh, skt, svt, lat, dim, HAS_MASK
+        )
         dyv = tl.dot(dy, tl.trans(v), input_precision=PREC)  # (SUB, SUB) dy_t . v_s
         dp += exp_nonpositive(r[None, :] - la) * tl.dot(dyv, exp_nonpositive(k - r[None, :]), input_precision=PREC)
-    # the sub-block's own tokens, one key s at a time (plain tl ops: see ``_causal_output``)
+    # the sub-block's own tokens, one key s at a time
     for d in range(SUB):
         s1 = n * C + i * SUB + d
-        s1_ok = s1 < T
-        if HAS_MASK:
-            s1_ok = s1_ok & (tl.load(mask_ptr + b * smb + s1, mask=s1_ok, other=0) != 0)
-        k_ok = (lat < L) & s1_ok
-        k_row = tl.where(k_ok, tl.load(k_base + s1 * skt + lat, mask=k_ok, other=0.0).to(tl.float32), NEG)  # (BL,)
-        v_row = tl.load(v_base + s1 * svt + dim, mask=(dim < Dh) & s1_ok, other=0.0).to(tl.float32)  # (BD,)
-        w = tl.where(sub[:, None] >= d, tl.exp(tl.minimum(k_row[None, :] - la, 0.0)), 0.0)  # (SUB, BL)
+        w, v_row = diagonal_key(
+            k_base, v_base, mask_ptr, b, smb, s1, d, T, L, Dh, skt, svt, lat, dim, sub, la, HAS_MASK
+        )
         dp += tl.sum(dy * v_row[None, :], 1)[:, None] * w  # (SUB, BL)
     g = p * dp  # (SUB, BL)
     dq = tl.where(ok[:, None], g - p * tl.sum(g, 1)[:, None], 0.0)  # (SUB, BL)
-    in_seq = t < T
-    tile_ok = in_seq[:, None] & (lat < L)[None, :]
-    tl.store(dq_ptr + (bh * T + t[:, None]) * L + lat[None, :], dq.to(dq_ptr.dtype.element_ty), mask=tile_ok)
-    tl.store(g_ptr + (bh * T + t[:, None]) * L + lat[None, :], g, mask=tile_ok)
-    tl.store(q_lse_ptr + bh * T + t, q_lse, mask=in_seq)
+    store_matrix(dq_ptr, bh, t, lat, T, L, dq.to(dq_ptr.dtype.element_ty))
+    store_matrix(g_ptr, bh, t, lat, T, L, g)
+    store_vector(q_lse_ptr, bh, t, T, q_lse, True)
 
 
 @triton.jit
@@ -118,34 +110,32 @@ def _reverse_state_scan(
     b, h = bh // H, bh % H
     lat = pl * BL + tl.arange(0, BL)  # (BL,)
     dim = pd * BD + tl.arange(0, BD)  # (BD,)
-    lat_ok, dim_ok = lat < L, dim < Dh
-    sd_ok = lat_ok[:, None] & dim_ok[None, :]  # (BL, BD)
     rows = tl.arange(0, C)  # (C,)
-    D = tl.load(dS_ptr + (bh * L + lat[:, None]) * Dh + dim[None, :], mask=sd_ok, other=0.0)  # (BL, BD)
-    E = tl.load(dE_ptr + bh * L + lat, mask=lat_ok, other=0.0)  # (BL,)
+    D = load_matrix(dS_ptr, bh, lat, dim, L, Dh)  # (BL, BD)
+    E = load_vector(dE_ptr, bh, lat, L, 0.0)  # (BL,)
     q_base = q_ptr + b * sqb + h * sqh + pl * BL
     dy_base = dy_ptr + b * sdb + h * sdh + pd * BD
     la_base, g_base = la_ptr + bh * T * L + pl * BL, g_ptr + bh * T * L + pl * BL
     for it in range(N):
         n = N - 1 - it
-        tl.store(rstates_ptr + ((bh * (N + 1) + n + 1) * L + lat[:, None]) * Dh + dim[None, :], D, mask=sd_ok)
-        tl.store(rE_ptr + (bh * (N + 1) + n + 1) * L + lat, E, mask=lat_ok & (pd == 0))
+        store_matrix(rstates_ptr, bh * (N + 1) + n + 1, lat, dim, L, Dh, D)
+        store_vector(rE_ptr, bh * (N + 1) + n + 1, lat, L, E, pd == 0)
         t = n * C + rows  # (C,)
         ok = valid_tokens(mask_ptr, b, smb, t, T, HAS_MASK)  # (C,)
         q = load_query_logits(q_base, t, tl.arange(0, BL), sqt, L - pl * BL, ok)  # (C, BL)
-        q_lse = tl.load(q_lse_ptr + bh * T + t, mask=t < T, other=0.0)  # (C,)
+        q_lse = load_vector(q_lse_ptr, bh, t, T, 0.0)  # (C,)
         p = tl.exp(q - q_lse[:, None])  # (C, BL) p(l|t)
         la = load_tile(la_base, t, tl.arange(0, BL), L, L - pl * BL, t < T, POS)  # (C, BL)
         g = load_tile(g_base, t, tl.arange(0, BL), L, L - pl * BL, t < T, 0.0)  # (C, BL)
         dy = load_tile(dy_base, t, tl.arange(0, BD), sdt, Dh - pd * BD, ok, 0.0)  # (C, BD)
-        la_cur = tl.load(la_in_ptr + (bh * (N + 1) + n) * L + lat, mask=lat_ok, other=NEG)  # (BL,)
-        la_next = tl.load(la_in_ptr + (bh * (N + 1) + n + 1) * L + lat, mask=lat_ok, other=NEG)  # (BL,)
+        la_cur = load_vector(la_in_ptr, bh * (N + 1) + n, lat, L, NEG)  # (BL,)
+        la_next = load_vector(la_in_ptr, bh * (N + 1) + n + 1, lat, L, NEG)  # (BL,)
         a = exp_nonpositive(la_cur[None, :] - la)  # (C, BL) <= 1
         decay = exp_nonpositive(la_cur - la_next)  # (BL,) <= 1
         D = D * decay[:, None] + tl.dot(tl.trans(p * a), dy, input_precision=PREC)  # (BL, BD)
         E = E * decay + tl.sum(a * g, 0)  # (BL,)
-    tl.store(rstates_ptr + (bh * (N + 1) * L + lat[:, None]) * Dh + dim[None, :], D, mask=sd_ok)
-    tl.store(rE_ptr + bh * (N + 1) * L + lat, E, mask=lat_ok & (pd == 0))
+    store_matrix(rstates_ptr, bh * (N + 1), lat, dim, L, Dh, D)
+    store_vector(rE_ptr, bh * (N + 1), lat, L, E, pd == 0)
 
 
 @triton.jit
@@ -157,37 +147,28 @@ def _causal_dkdv(
     PREC: tl.constexpr,
 ):  # fmt: skip
     """Grid (cdiv(T, SUB), B*H): dk (B, H, T, L) and dv (B, H, T, Dh) for the SUB keys of sub-block j."""
-    pid, bh = tl.program_id(0), tl.program_id(1)
-    NS: tl.constexpr = C // SUB
-    n, j = pid // NS, pid % NS
-    b, h = bh // H, bh % H
+    n, j, bh, b, h = sub_block_program(H, C, SUB)
     lat, dim, sub = tl.arange(0, BL), tl.arange(0, BD), tl.arange(0, SUB)  # (BL,), (BD,), (SUB,)
     q_base, dy_base = q_ptr + b * sqb + h * sqh, dy_ptr + b * sdb + h * sdh
     la_base, g_base = la_ptr + bh * T * L, g_ptr + bh * T * L
     s = n * C + j * SUB + sub  # (SUB,) key tokens
-    s_ok = valid_tokens(mask_ptr, b, smb, s, T, HAS_MASK)  # (SUB,)
-    k = load_tile(k_ptr + b * skb + h * skh, s, lat, skt, L, s_ok, NEG)  # (SUB, BL)
-    v = load_tile(v_ptr + b * svb + h * svh, s, dim, svt, Dh, s_ok, 0.0)  # (SUB, BD)
+    # r = log alpha at the end of sub-block j: the reference for the later sub-blocks of the chunk
+    k_base, v_base = k_ptr + b * skb + h * skh, v_ptr + b * svb + h * svh
+    k, v, r, s_ok = load_key_block(k_base, v_base, la_base, mask_ptr, b, smb, s, T, L, Dh, skt, svt, lat, dim, HAS_MASK)
     # later chunks, through the reverse state (normalised by la_in of the next chunk)
-    la_next = tl.load(la_in_ptr + (bh * (N + 1) + n + 1) * L + lat, mask=lat < L, other=NEG)  # (BL,)
-    D = tl.load(
-        rstates_ptr + ((bh * (N + 1) + n + 1) * L + lat[:, None]) * Dh + dim[None, :],
-        mask=(lat < L)[:, None] & (dim < Dh)[None, :],
-        other=0.0,
-    )  # (BL, BD)
-    E = tl.load(rE_ptr + (bh * (N + 1) + n + 1) * L + lat, mask=lat < L, other=0.0)  # (BL,)
+    la_next = load_vector(la_in_ptr, bh * (N + 1) + n + 1, lat, L, NEG)  # (BL,)
+    D = load_matrix(rstates_ptr, bh * (N + 1) + n + 1, lat, dim, L, Dh)  # (BL, BD)
+    E = load_vector(rE_ptr, bh * (N + 1) + n + 1, lat, L, 0.0)  # (BL,)
     key_w = exp_nonpositive(k - la_next[None, :])  # (SUB, BL)
     dv = tl.dot(key_w, D, input_precision=PREC)  # (SUB, BD)
     dk = key_w * (tl.dot(v, tl.trans(D), input_precision=PREC) - E[None, :])  # (SUB, BL)
-    # later sub-blocks of this chunk, around r = log alpha at the end of sub-block j
-    last = n * C + j * SUB + SUB - 1
-    r = load_row(la_base + last * L, lat, L, last < T, 0.0)  # (BL,)
+    # later sub-blocks of this chunk, around r
     key_r = exp_nonpositive(k - r[None, :])  # (SUB, BL)
-    blocks_in_chunk = tl.minimum((T - n * C + SUB - 1) // SUB, NS)
+    blocks_in_chunk = tl.minimum((T - n * C + SUB - 1) // SUB, C // SUB)
     for i in range(j + 1, blocks_in_chunk):
         t = n * C + i * SUB + sub  # (SUB,) query tokens
         ok = valid_tokens(mask_ptr, b, smb, t, T, HAS_MASK)
-        q_lse = tl.load(q_lse_ptr + bh * T + t, mask=t < T, other=0.0)  # (SUB,)
+        q_lse = load_vector(q_lse_ptr, bh, t, T, 0.0)  # (SUB,)
         p = tl.exp(load_query_logits(q_base, t, lat, sqt, L, ok) - q_lse[:, None])  # (SUB, BL)
         la = load_tile(la_base, t, lat, L, L, t < T, POS)  # (SUB, BL)
         dy = load_tile(dy_base, t, dim, sdt, Dh, ok, 0.0)  # (SUB, BD)
@@ -198,7 +179,7 @@ def _causal_dkdv(
         dv += tl.dot(tl.trans(scores), dy, input_precision=PREC)  # (SUB, BD)
         dyv = tl.dot(v, tl.trans(dy), input_precision=PREC)  # (SUB, SUB) [s, t] v_s . dy_t
         dk += key_r * (tl.dot(dyv, pq, input_precision=PREC) - tl.sum(query_r * g, 0)[None, :])  # (SUB, BL)
-    # the sub-block's own tokens, one query t at a time (plain tl ops: see ``_causal_output``)
+    # the sub-block's own tokens, one query t at a time
     for d in range(SUB):
         t1 = n * C + j * SUB + d
         in_seq1 = t1 < T
@@ -215,19 +196,8 @@ def _causal_dkdv(
         dv += tl.sum(w * p_row[None, :], 1)[:, None] * dy_row[None, :]  # (SUB, BD)
         vdy = tl.sum(v * dy_row[None, :], 1)  # (SUB,)
         dk += w * (p_row[None, :] * vdy[:, None] - g_row[None, :])  # (SUB, BL)
-    in_seq = s < T
-    dk = tl.where(s_ok[:, None], dk, 0.0)
-    dv = tl.where(s_ok[:, None], dv, 0.0)
-    tl.store(
-        dk_ptr + (bh * T + s[:, None]) * L + lat[None, :],
-        dk.to(dk_ptr.dtype.element_ty),
-        mask=in_seq[:, None] & (lat < L)[None, :],
-    )
-    tl.store(
-        dv_ptr + (bh * T + s[:, None]) * Dh + dim[None, :],
-        dv.to(dv_ptr.dtype.element_ty),
-        mask=in_seq[:, None] & (dim < Dh)[None, :],
-    )
+    store_matrix(dk_ptr, bh, s, lat, T, L, tl.where(s_ok[:, None], dk, 0.0).to(dk_ptr.dtype.element_ty))
+    store_matrix(dv_ptr, bh, s, dim, T, Dh, tl.where(s_ok[:, None], dv, 0.0).to(dv_ptr.dtype.element_ty))
 
 
 class CausalGrads(NamedTuple):

@@ -29,12 +29,18 @@ from latte_vt.attention.triton.tiles import (
     NEG,
     POS,
     combine_max_sum,
+    diagonal_key,
     exp_nonpositive,
+    load_key_block,
+    load_matrix,
     load_query_logits,
-    load_row,
     load_tile,
+    load_vector,
     logaddexp,
     softmax_rows,
+    store_matrix,
+    store_vector,
+    sub_block_program,
     valid_tokens,
 )
 
@@ -56,15 +62,13 @@ def _state_scan(
     b, h = bh // H, bh % H
     lat = pl * BL + tl.arange(0, BL)  # (BL,)
     dim = pd * BD + tl.arange(0, BD)  # (BD,)
-    lat_ok, dim_ok = lat < L, dim < Dh
-    sd_ok = lat_ok[:, None] & dim_ok[None, :]  # (BL, BD)
     rows = tl.arange(0, C)  # (C,)
-    S = tl.load(s0_ptr + (bh * L + lat[:, None]) * Dh + dim[None, :], mask=sd_ok, other=0.0)  # (BL, BD)
-    la = tl.load(la0_ptr + bh * L + lat, mask=lat_ok, other=NEG)  # (BL,)
+    S = load_matrix(s0_ptr, bh, lat, dim, L, Dh)  # (BL, BD)
+    la = load_vector(la0_ptr, bh, lat, L, NEG)  # (BL,)
     k_base, v_base = k_ptr + b * skb + h * skh, v_ptr + b * svb + h * svh
     for n in range(N):
-        tl.store(states_ptr + ((bh * (N + 1) + n) * L + lat[:, None]) * Dh + dim[None, :], S, mask=sd_ok)
-        tl.store(la_in_ptr + (bh * (N + 1) + n) * L + lat, la, mask=lat_ok & (pd == 0))
+        store_matrix(states_ptr, bh * (N + 1) + n, lat, dim, L, Dh, S)
+        store_vector(la_in_ptr, bh * (N + 1) + n, lat, L, la, pd == 0)
         t = n * C + rows  # (C,)
         ok = valid_tokens(mask_ptr, b, smb, t, T, HAS_MASK)  # (C,)
         k = load_tile(k_base + pl * BL, t, tl.arange(0, BL), skt, L - pl * BL, ok, NEG)  # (C, BL)
@@ -75,8 +79,8 @@ def _state_scan(
         key_w = exp_nonpositive(k - la_next[None, :])  # (C, BL) <= 1
         S = S * tl.exp(la - la_next)[:, None] + tl.dot(tl.trans(key_w), v, input_precision=PREC)  # (BL, BD)
         la = la_next
-    tl.store(states_ptr + ((bh * (N + 1) + N) * L + lat[:, None]) * Dh + dim[None, :], S, mask=sd_ok)
-    tl.store(la_in_ptr + (bh * (N + 1) + N) * L + lat, la, mask=lat_ok & (pd == 0))
+    store_matrix(states_ptr, bh * (N + 1) + N, lat, dim, L, Dh, S)
+    store_vector(la_in_ptr, bh * (N + 1) + N, lat, L, la, pd == 0)
 
 
 @triton.jit
@@ -94,9 +98,9 @@ def _log_normaliser(
     ok = valid_tokens(mask_ptr, b, smb, t, T, HAS_MASK)  # (C,)
     k = load_tile(k_ptr + b * skb + h * skh, t, lat, skt, L, ok, NEG)  # (C, BL)
     top, total = tl.associative_scan((k, tl.full((C, BL), 1.0, tl.float32)), 0, combine_max_sum)  # (C, BL) x2
-    la_in = tl.load(la_in_ptr + (bh * (N + 1) + n) * L + lat, mask=lat < L, other=NEG)  # (BL,)
+    la_in = load_vector(la_in_ptr, bh * (N + 1) + n, lat, L, NEG)  # (BL,)
     la = logaddexp(la_in[None, :], top + tl.log(total))  # (C, BL)
-    tl.store(la_ptr + (bh * T + t[:, None]) * L + lat[None, :], la, mask=(t < T)[:, None] & (lat < L)[None, :])
+    store_matrix(la_ptr, bh, t, lat, T, L, la)
 
 
 @triton.jit
@@ -108,10 +112,7 @@ def _causal_output(
     PREC: tl.constexpr,
 ):  # fmt: skip
     """Grid (cdiv(T, SUB), B*H): y for the SUB query tokens of sub-block i of chunk n.  y (B, H, T, Dh)."""
-    pid, bh = tl.program_id(0), tl.program_id(1)
-    NS: tl.constexpr = C // SUB
-    n, i = pid // NS, pid % NS
-    b, h = bh // H, bh % H
+    n, i, bh, b, h = sub_block_program(H, C, SUB)
     lat, dim, sub = tl.arange(0, BL), tl.arange(0, BD), tl.arange(0, SUB)  # (BL,), (BD,), (SUB,)
     q_base, k_base, v_base = q_ptr + b * sqb + h * sqh, k_ptr + b * skb + h * skh, v_ptr + b * svb + h * svh
     la_base = la_ptr + bh * T * L
@@ -120,39 +121,28 @@ def _causal_output(
     p, _ = softmax_rows(load_query_logits(q_base, t, lat, sqt, L, ok))  # (SUB, BL) p(l|t)
     la = load_tile(la_base, t, lat, L, L, t < T, POS)  # (SUB, BL) log alpha_t
     # earlier chunks, through the carried state
-    la_in = tl.load(la_in_ptr + (bh * (N + 1) + n) * L + lat, mask=lat < L, other=NEG)  # (BL,)
-    S_in = tl.load(
-        states_ptr + ((bh * (N + 1) + n) * L + lat[:, None]) * Dh + dim[None, :],
-        mask=(lat < L)[:, None] & (dim < Dh)[None, :],
-        other=0.0,
-    )  # (BL, BD)
+    la_in = load_vector(la_in_ptr, bh * (N + 1) + n, lat, L, NEG)  # (BL,)
+    S_in = load_matrix(states_ptr, bh * (N + 1) + n, lat, dim, L, Dh)  # (BL, BD)
     y = tl.dot(p * exp_nonpositive(la_in[None, :] - la), S_in, input_precision=PREC)  # (SUB, BD)
     # earlier sub-blocks of this chunk, around r = log alpha at the end of sub-block j
     for j in range(i):
         s = n * C + j * SUB + sub  # (SUB,) key tokens, all < T
-        s_ok = valid_tokens(mask_ptr, b, smb, s, T, HAS_MASK)
-        k = load_tile(k_base, s, lat, skt, L, s_ok, NEG)  # (SUB, BL)
-        v = load_tile(v_base, s, dim, svt, Dh, s_ok, 0.0)  # (SUB, BD)
-        r = load_row(la_base + (n * C + j * SUB + SUB - 1) * L, lat, L, True, 0.0)  # (BL,)
+        k, v, r, _ = load_key_block(
+            k_base, v_base, la_base, mask_ptr, b, smb, s, T, L, Dh, skt, svt, lat, dim, HAS_MASK
+        )
         scores = tl.dot(
             p * exp_nonpositive(r[None, :] - la), tl.trans(exp_nonpositive(k - r[None, :])), input_precision=PREC
         )  # (SUB, SUB) [t, s]
         y += tl.dot(scores, v, input_precision=PREC)  # (SUB, BD)
     # the sub-block's own tokens, one key s at a time: weights e^{k_s - la_t} for t >= s
-    # (plain tl ops in this loop: helper calls cost the Triton interpreter ~2 ms each)
     for d in range(SUB):
         s1 = n * C + i * SUB + d
-        s1_ok = s1 < T
-        if HAS_MASK:
-            s1_ok = s1_ok & (tl.load(mask_ptr + b * smb + s1, mask=s1_ok, other=0) != 0)
-        k_ok = (lat < L) & s1_ok
-        k_row = tl.where(k_ok, tl.load(k_base + s1 * skt + lat, mask=k_ok, other=0.0).to(tl.float32), NEG)  # (BL,)
-        v_row = tl.load(v_base + s1 * svt + dim, mask=(dim < Dh) & s1_ok, other=0.0).to(tl.float32)  # (BD,)
-        w = tl.where(sub[:, None] >= d, tl.exp(tl.minimum(k_row[None, :] - la, 0.0)), 0.0)  # (SUB, BL)
+        w, v_row = diagonal_key(
+            k_base, v_base, mask_ptr, b, smb, s1, d, T, L, Dh, skt, svt, lat, dim, sub, la, HAS_MASK
+        )
         y += tl.sum(p * w, 1)[:, None] * v_row[None, :]  # (SUB, BD)
     y = tl.where(ok[:, None], y, 0.0)  # padded tokens output 0
-    out = y_ptr + (bh * T + t[:, None]) * Dh + dim[None, :]
-    tl.store(out, y.to(y_ptr.dtype.element_ty), mask=(t < T)[:, None] & (dim < Dh)[None, :])
+    store_matrix(y_ptr, bh, t, dim, T, Dh, y.to(y_ptr.dtype.element_ty))
 
 
 class CausalForward(NamedTuple):

@@ -22,6 +22,14 @@ POS = tl.constexpr(1e30)
 
 
 @triton.jit
+def sub_block_program(H, C: tl.constexpr, SUB: tl.constexpr):
+    """On a grid (cdiv(T, SUB), B*H): this program's chunk n, its sub-block in the chunk, bh, b and h."""
+    pid, bh = tl.program_id(0), tl.program_id(1)
+    NS: tl.constexpr = C // SUB
+    return pid // NS, pid % NS, bh, bh // H, bh % H
+
+
+@triton.jit
 def valid_tokens(mask_ptr, b, stride_mask_b, t, T, HAS_MASK: tl.constexpr):
     """(R,) bool: token t exists (t < T) and is real (mask[b, t]) when a mask is given."""
     ok = t < T
@@ -46,6 +54,59 @@ def load_row(ptr, cols, n_cols, row_ok, other):
     """One row x[cols] (K,) as float32; everything reads ``other`` unless ``row_ok`` (a scalar)."""
     ok = (cols < n_cols) & row_ok
     return tl.where(ok, tl.load(ptr + cols, mask=ok, other=0.0).to(tl.float32), other)
+
+
+@triton.jit
+def load_matrix(ptr, index, rows, cols, n_rows, n_cols):
+    """Matrix ``index`` of a contiguous float32 (..., n_rows, n_cols) buffer at [rows, cols] (R, K); padding reads 0."""
+    ok = (rows < n_rows)[:, None] & (cols < n_cols)[None, :]
+    return tl.load(ptr + (index * n_rows + rows[:, None]) * n_cols + cols[None, :], mask=ok, other=0.0)
+
+
+@triton.jit
+def store_matrix(ptr, index, rows, cols, n_rows, n_cols, x):
+    """Write x (R, K) as matrix ``index`` of a contiguous (..., n_rows, n_cols) buffer, padding left out."""
+    ok = (rows < n_rows)[:, None] & (cols < n_cols)[None, :]
+    tl.store(ptr + (index * n_rows + rows[:, None]) * n_cols + cols[None, :], x, mask=ok)
+
+
+@triton.jit
+def load_vector(ptr, index, cols, n, other):
+    """Vector ``index`` of a contiguous float32 (..., n) buffer at [cols] (K,); padding reads ``other``."""
+    return tl.load(ptr + index * n + cols, mask=cols < n, other=other)
+
+
+@triton.jit
+def store_vector(ptr, index, cols, n, x, write):
+    """Write x (K,) as vector ``index`` of a contiguous (..., n) buffer where ``write`` (scalar) holds."""
+    tl.store(ptr + index * n + cols, x, mask=(cols < n) & write)
+
+
+@triton.jit
+def load_key_block(k_base, v_base, la_base, mask_ptr, b, smb, s, T, L, Dh, skt, svt, lat, dim, HAS_MASK: tl.constexpr):
+    """Keys (R, BL) and values (R, BD) of tokens s (invalid ones read NEG / 0), whether each is valid
+    (R,), and r (BL,) = log alpha at the last of them: k_s <= r <= log alpha_t for every later t."""
+    s_ok = valid_tokens(mask_ptr, b, smb, s, T, HAS_MASK)  # (R,)
+    k = load_tile(k_base, s, lat, skt, L, s_ok, NEG)  # (R, BL)
+    v = load_tile(v_base, s, dim, svt, Dh, s_ok, 0.0)  # (R, BD)
+    last = tl.max(s, 0)
+    r = load_row(la_base + last * L, lat, L, last < T, 0.0)  # (BL,)
+    return k, v, r, s_ok
+
+
+@triton.jit
+def diagonal_key(
+    k_base, v_base, mask_ptr, b, smb, s1, d, T, L, Dh, skt, svt, lat, dim, sub, la, HAS_MASK: tl.constexpr
+):
+    """Key token s1 (the d-th of its sub-block) against the sub-block's queries: weights
+    e^{k_s1 - la_t} (SUB, BL) for the queries t at or after it (0 before), and its value (BD,)."""
+    s1_ok = s1 < T
+    if HAS_MASK:
+        s1_ok = s1_ok & (tl.load(mask_ptr + b * smb + s1, mask=s1_ok, other=0) != 0)
+    k_ok = (lat < L) & s1_ok
+    k_row = tl.where(k_ok, tl.load(k_base + s1 * skt + lat, mask=k_ok, other=0.0).to(tl.float32), NEG)  # (BL,)
+    v_row = tl.load(v_base + s1 * svt + dim, mask=(dim < Dh) & s1_ok, other=0.0).to(tl.float32)  # (BD,)
+    return tl.where(sub[:, None] >= d, tl.exp(tl.minimum(k_row[None, :] - la, 0.0)), 0.0), v_row
 
 
 @triton.jit
