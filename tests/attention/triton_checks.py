@@ -100,6 +100,16 @@ def test_causal_outputs_and_grads_float32_more_chunkings(T, chunk):
     )
 
 
+def test_causal_keys_jumping_by_160_stay_exact():
+    """Keys at -80, then +80 inside a sub-block and again in a later chunk: no reference overflows."""
+    q, k, v = make_qkv(1, 2, 40, 16, 16, spread=80.0, seed=11)
+    k[..., :5, :] = -80.0
+    k[..., 5, :] = 80.0  # a jump of 160 inside the first sub-block
+    k[..., 21:30, :] = -80.0
+    k[..., 30, :] = 80.0  # and inside a later chunk
+    assert_matches_reference(partial(latte_causal_triton, chunk_size=16), latte_causal_reference, q, k, v, 1e-4)
+
+
 @SLOW
 def test_causal_odd_widths_and_strided_inputs():
     """L and Dh that are not tile sizes; q, k, v as head views of (B, T, H*F) projections."""
