@@ -22,6 +22,8 @@ class VideoClassifier(nn.Module):
         num_frames, image_size: the clip shape position embeddings are learned for.
         tubelet, patch: PatchTokenizer tubelet depth and patch size.
         frame_backbone, frame_weights: FrameTokenizer timm model name and optional local weights file.
+        frame_pool: FrameTokenizer grid (1 = global average; n = n x n grid flattened into the token).
+        frame_output_stride: optional timm ``output_stride`` of the frame backbone.
     """
 
     def __init__(
@@ -35,6 +37,8 @@ class VideoClassifier(nn.Module):
         patch: int = 16,
         frame_backbone: str = "resnet18",
         frame_weights: str | None = None,
+        frame_pool: int = 1,
+        frame_output_stride: int | None = None,
     ) -> None:
         super().__init__()
         cfg = encoder or LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")
@@ -42,7 +46,9 @@ class VideoClassifier(nn.Module):
         if tokenizer == "patch":
             self.tokenizer: nn.Module = PatchTokenizer(cfg.dim, num_frames, image_size, tubelet, patch)
         elif tokenizer == "frame":
-            self.tokenizer = FrameTokenizer(cfg.dim, frame_backbone, num_frames, frame_weights)
+            self.tokenizer = FrameTokenizer(
+                cfg.dim, frame_backbone, num_frames, frame_weights, frame_pool, frame_output_stride
+            )
         else:
             raise ValueError(f"tokenizer must be 'patch' or 'frame', got {tokenizer!r}")
         self.encoder = LatteEncoder(cfg)

@@ -16,18 +16,23 @@ def warmup_cosine(step: int, total: int, warmup: int, floor: float = 0.01) -> fl
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def adamw_warmup_cosine(
-    module: nn.Module, lr: float, weight_decay: float, total_steps: int, warmup_fraction: float
-) -> dict:
-    """Lightning ``configure_optimizers`` result; no weight decay on biases, norms and embeddings' padding."""
+def adamw(module: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW over ``module``'s trainable parameters; no weight decay on biases and norms."""
     decay, no_decay = [], []
     for name, p in module.named_parameters():
         if not p.requires_grad:
             continue
         (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
-    optimizer = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
     )
+
+
+def adamw_warmup_cosine(
+    module: nn.Module, lr: float, weight_decay: float, total_steps: int, warmup_fraction: float
+) -> dict:
+    """Lightning ``configure_optimizers`` result: ``adamw`` with a per-step warm-up + cosine schedule."""
+    optimizer = adamw(module, lr, weight_decay)
     total = max(int(total_steps), 1)
     warmup = int(total * warmup_fraction)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))

@@ -34,6 +34,10 @@ class VideoClassificationTask(L.LightningModule):
         patch: PatchTokenizer patch size.
         frame_backbone: FrameTokenizer timm model name.
         frame_weights: optional local weights file for the timm backbone.
+        frame_pool: FrameTokenizer grid: 1 = global average of the backbone's feature map, n = an
+            n x n grid flattened into each frame's token (keeps where things are in the frame).
+        frame_output_stride: optional timm ``output_stride`` of the frame backbone (e.g. 16 for a
+            larger final feature map at low resolution).
         lr: peak learning rate.
         weight_decay: AdamW weight decay (not on biases and norms).
         warmup_fraction: share of the steps spent warming up.
@@ -54,6 +58,8 @@ class VideoClassificationTask(L.LightningModule):
         patch: int = 16,
         frame_backbone: str = "resnet18",
         frame_weights: str | None = None,
+        frame_pool: int = 1,
+        frame_output_stride: int | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.05,
         warmup_fraction: float = 0.1,
@@ -68,7 +74,17 @@ class VideoClassificationTask(L.LightningModule):
         if len(self.classes) != num_classes:
             raise ValueError(f"{len(self.classes)} class names for num_classes={num_classes}")
         self.model = VideoClassifier(
-            num_classes, encoder, tokenizer, num_frames, image_size, tubelet, patch, frame_backbone, frame_weights
+            num_classes,
+            encoder,
+            tokenizer,
+            num_frames,
+            image_size,
+            tubelet,
+            patch,
+            frame_backbone,
+            frame_weights,
+            frame_pool,
+            frame_output_stride,
         )
         top_k = min(5, num_classes)
         self.metrics = torch.nn.ModuleDict(

@@ -3,7 +3,9 @@
 * ``PatchTokenizer``: tubelets (t x p x p) by a strided Conv3d, plus separable learned time and
   space position embeddings, interpolated when frames or resolution differ from training.
 * ``FrameTokenizer``: any timm 2D backbone (by name; random init or a local weights file), one token
-  per frame, plus a learned time embedding.
+  per frame, plus a learned time embedding. ``pool=1`` averages the backbone's final feature map
+  (timm's global pool); ``pool=n`` average-pools it to an n x n grid and flattens that into the
+  token, so the token keeps *where* things are in the frame (motion direction needs it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latte_vt.tokenizers.positions import LearnedPositions1d, LearnedPositions2d
@@ -49,18 +52,44 @@ class PatchTokenizer(nn.Module):
 
 
 class FrameTokenizer(nn.Module):
-    """One token per frame from a timm 2D backbone: (B, T, 3, H, W) -> (B, T, dim)."""
+    """One token per frame from a timm 2D backbone: (B, T, 3, H, W) -> (B, T, dim).
 
-    def __init__(self, dim: int, backbone: str = "resnet18", num_frames: int = 16, weights: str | None = None):
+    Args:
+        dim: token width.
+        backbone: timm model name (random init unless ``weights`` is given).
+        num_frames: frames the time embedding is learned for (other lengths interpolate).
+        weights: optional local weights file (``.safetensors`` or a ``torch.save`` state dict).
+        pool: 1 = global average of the final feature map (any timm model); n > 1 = average-pooled to
+            an n x n grid and flattened (CNN backbones, whose features are (C, h, w) maps), which keeps
+            the layout of the frame in its token.
+        output_stride: optional timm ``output_stride`` (e.g. 16 or 8 for ResNets: dilated last stages,
+            a larger final map at low input resolution).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        backbone: str = "resnet18",
+        num_frames: int = 16,
+        weights: str | None = None,
+        pool: int = 1,
+        output_stride: int | None = None,
+    ):
         super().__init__()
         try:
             import timm
         except ImportError as exc:  # pragma: no cover - exercised only without the extra
             raise ImportError("FrameTokenizer needs timm: pip install 'latte-vt[video]'") from exc
-        self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0)
+        if pool < 1:
+            raise ValueError(f"pool must be >= 1 (1 = global average, n = n x n grid), got {pool}")
+        extra = {} if output_stride is None else {"output_stride": output_stride}
+        self.pool = pool
+        self.backbone = timm.create_model(
+            backbone, pretrained=False, num_classes=0, global_pool="avg" if pool == 1 else "", **extra
+        )
         if weights is not None:
             self._load_weights(Path(weights))
-        self.proj = nn.Linear(self.backbone.num_features, dim)
+        self.proj = nn.Linear(self.backbone.num_features * pool * pool, dim)
         self.time = LearnedPositions1d(num_frames, dim)
 
     def _load_weights(self, path: Path) -> None:
@@ -79,5 +108,11 @@ class FrameTokenizer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_clip(x)
         B, T = x.shape[:2]
-        feats = self.backbone(x.flatten(0, 1))  # (B*T, F)
+        feats = self.backbone(x.flatten(0, 1))  # (B*T, F) pooled, or (B*T, F, h, w) with pool > 1
+        if self.pool > 1:
+            if feats.ndim != 4:
+                raise ValueError(
+                    f"pool={self.pool} needs a backbone with (C, h, w) feature maps; it gave {tuple(feats.shape[1:])}"
+                )
+            feats = F.adaptive_avg_pool2d(feats, self.pool).flatten(1)  # (B*T, F * pool * pool)
         return self.proj(feats).view(B, T, -1) + self.time(T)  # (B, T, D)
