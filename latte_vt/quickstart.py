@@ -46,7 +46,7 @@ def transactions(out: Path, epochs: int) -> dict:
         paths=str(events), generate_if_missing=True, accounts=300, days=30, window=64, stride=32, batch_size=32
     )
     task = TransactionScoringTask(
-        encoder=LatteConfig(dim=32, depth=2, heads=2, latents=8, local_mix=4), data_info=data.data_info
+        encoder=LatteConfig(dim=32, depth=2, heads=2, latents=8, local_mix=4, recency=True), data_info=data.data_info
     )
     trainer, ckpt = _trainer(out / "transactions", epochs)
     trainer.fit(task, data)

@@ -29,7 +29,9 @@ def transaction_bundle(tmp_path_factory) -> Path:
     pre_path = pre.save(root / "preprocessor.json")
     torch.manual_seed(0)
     model = TorchScorer(
-        pre.vocab_sizes, len(pre.num_columns), LatteConfig(dim=32, depth=2, heads=2, latents=8, local_mix=4)
+        pre.vocab_sizes,
+        len(pre.num_columns),
+        LatteConfig(dim=32, depth=2, heads=2, latents=8, local_mix=4, recency=True),
     )
     schema = yaml.safe_load(schema_path.read_text())
     late = events.filter(pl.col("time") >= events["time"].quantile(0.7))  # a validation period

@@ -27,11 +27,17 @@ def _shift_down(x: Tensor, d: int, fill: float) -> Tensor:
     return F.pad(x, (0, 0, d, 0), value=fill)[..., : x.shape[-2], :]
 
 
+def _logaddexp(a: Tensor, b: Tensor) -> Tensor:
+    """log(exp(a) + exp(b)) that never overflows.  ``torch.logaddexp`` as exported ran in onnxruntime went
+    wrong once keys passed ~88 (float32 exp overflow; seen with recency-biased keys at T ~ 200)."""
+    return torch.maximum(a, b) + torch.log1p(torch.exp(-(a - b).abs()))
+
+
 def _prefix_logsumexp(k: Tensor) -> Tensor:
     """log sum_{s<=t} exp(k_s) along dim -2 (static length C), by log2(C) stable doubling steps."""
     out, d = k, 1
     while d < k.shape[-2]:
-        out = torch.logaddexp(out, _shift_down(out, d, NEG))
+        out = _logaddexp(out, _shift_down(out, d, NEG))
         d *= 2
     return out
 
@@ -42,7 +48,7 @@ def _chunk_step(carry: tuple[Tensor, Tensor, Tensor], chunk: tuple[Tensor, Tenso
     q, k, v = chunk
     p_lat = torch.softmax(q, dim=-1)  # (B, H, C, L)
     carried = (m + torch.log(z.clamp_min(1e-30))).unsqueeze(-2)  # (B, H, 1, L) log of what came before
-    la = torch.logaddexp(_prefix_logsumexp(k), carried)  # (B, H, C, L) log alpha_t
+    la = _logaddexp(_prefix_logsumexp(k), carried)  # (B, H, C, L) log alpha_t
     y = (p_lat * torch.exp(m.unsqueeze(-2) - la)) @ S  # (B, H, C, Dh) earlier chunks
     C = k.shape[-2]
     causal = torch.ones(C, C, dtype=torch.bool, device=k.device).tril()  # (t, s): s <= t

@@ -37,6 +37,8 @@ class LatteConfig:
         local_mix: causal encoders only: kernel of a depthwise causal convolution over each block's
             normalised input, added before the token mixer (0 = off).  Hands each token its last
             ``local_mix - 1`` neighbours; Latte alone weighs the past by content, not recency.
+        recency: causal Latte only: a learned rate per head and latent by which older tokens weigh
+            less (token s seen from t: ``exp(k_s - rate * (t - s))``); the step state stays (S, z, m).
         attention_backend: ``auto`` (fused Triton kernels for CUDA tensors when triton is
             installed, plain torch otherwise and always while exporting), ``torch`` or ``triton``.
     """
@@ -57,6 +59,7 @@ class LatteConfig:
     window: int = 32
     chunk_size: int = 64
     local_mix: int = 0
+    recency: bool = False
     attention_backend: Literal["auto", "torch", "triton"] = "auto"
 
     def __post_init__(self) -> None:

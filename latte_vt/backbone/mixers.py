@@ -6,9 +6,11 @@ Each maps (B, T, D) -> (B, T, D) with an optional (B, T) padding mask, and has
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latte_vt.attention import LatteState, latte_bidirectional, latte_causal, latte_step
@@ -65,11 +67,22 @@ class LatteMixer(nn.Module):
         self.latents = latents
         self.value = nn.Linear(cfg.dim, cfg.dim)
         self.out = nn.Linear(cfg.dim, cfg.dim)
+        # per-latent recency rates (causal only): rates from 1e-3 to 0.5 per token at init, learned
+        rates = torch.logspace(-3, math.log10(0.5), cfg.latents).expand(cfg.heads, cfg.latents)  # (H, L)
+        self.recency = nn.Parameter(torch.log(torch.expm1(rates)).clone()) if cfg.causal and cfg.recency else None
+
+    def rates(self) -> Tensor | None:
+        """Recency rate per head and latent (H, L) >= 0: token s weighs exp(-rate * (t - s)) more lightly."""
+        return None if self.recency is None else F.softplus(self.recency)
 
     def mix(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """Per-head Latte output (B, H, T, Dh), the latent query logits and the values."""
         q, k = self.latents(x)  # (B, H, T, L)
         v = split_heads(self.value(x), self.cfg.heads)  # (B, H, T, Dh)
+        rates = self.rates()
+        if rates is not None:  # key bias rate * position: relative weights exp(-rate * (t - s)) for s <= t
+            positions = torch.arange(x.shape[1], device=x.device, dtype=k.dtype)  # (T,)
+            k = k + rates[None, :, None, :] * positions[None, None, :, None]  # (B, H, T, L)
         backend = "torch" if self.exportable else self.cfg.attention_backend
         if self.cfg.causal and self.exportable:
             y = latte_causal_scan(q, k, v, mask=mask)[0]
@@ -85,6 +98,9 @@ class LatteMixer(nn.Module):
     def step(self, x_t: Tensor, state: LatteState | None) -> tuple[Tensor, LatteState]:
         q, k = self.latents(x_t.unsqueeze(1))  # (B, H, 1, L)
         v = split_heads(self.value(x_t.unsqueeze(1)), self.cfg.heads)  # (B, H, 1, Dh)
+        rates = self.rates()
+        if rates is not None and state is not None:  # age the past by one token: its log-weights drop by rate
+            state = LatteState(state.S, state.z, state.m - rates[None])
         y, state = latte_step(q[:, :, 0], k[:, :, 0], v[:, :, 0], state)  # (B, H, Dh)
         return self.out(y.flatten(1)), state  # (B, D)
 

@@ -30,7 +30,7 @@ from latte_vt.bench.report import environment, fmt_bytes, markdown_table, write_
 class TransactionBenchConfig:
     """Data, split, models and training budget of the transaction benchmark."""
 
-    accounts: int = 600
+    accounts: int = 2000
     days: int = 60
     seed: int = 0
     val_fraction: float = 0.15
@@ -38,14 +38,15 @@ class TransactionBenchConfig:
     window: int = 128
     stride: int = 64
     batch_size: int = 16
-    epochs: int = 3
+    epochs: int = 6
     lr: float = 3e-3
     pos_weight: float = 10.0
-    dim: int = 64
+    dim: int = 128
     depth: int = 2
     heads: int = 4
     latents: int = 16
     local_mix: int = 4
+    recency: bool = True
     gru_layers: int = 2
     long_lengths: tuple[int, ...] = (10_000, 30_000, 100_000)
     threads: int | None = None
@@ -174,7 +175,9 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
         file=sys.stderr,
     )
     vocab, n_num = pre.vocab_sizes, len(pre.num_columns)
-    latte_cfg = LatteConfig(dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents, local_mix=cfg.local_mix)
+    latte_cfg = LatteConfig(
+        dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents, local_mix=cfg.local_mix, recency=cfg.recency
+    )
     contestants = {
         "latte": TransactionScorer(vocab, n_num, latte_cfg),
         "gru": GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),

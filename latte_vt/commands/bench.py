@@ -99,6 +99,8 @@ def run_transactions(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         local_mix=args.local_mix,
+        recency=not args.no_recency,
+        dim=args.dim,
         long_lengths=args.long_lengths,
         threads=args.threads,
         data_dir=args.data_dir,
@@ -185,15 +187,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx = bench_sub.add_parser("transactions", help="causal Latte vs GRU vs gradient-boosted trees on synthetic fraud")
     tx.add_argument("--json", help="results JSON (default benchmarks/transactions-cpu.json)")
     tx.add_argument("--markdown", help="Markdown report (default: the JSON path with .md)")
-    tx.add_argument("--accounts", type=int, default=600, help="accounts in the synthetic log")
+    tx.add_argument("--accounts", type=int, default=2000, help="accounts in the synthetic log")
     tx.add_argument("--days", type=int, default=60, help="days in the synthetic log")
     tx.add_argument("--seed", type=int, default=0)
-    tx.add_argument("--epochs", type=int, default=3, help="training epochs of each sequence model")
+    tx.add_argument("--epochs", type=int, default=6, help="training epochs of each sequence model")
+    tx.add_argument("--dim", type=int, default=128, help="token width of both sequence models")
     tx.add_argument("--batch-size", type=int, default=16, help="training windows per batch (both sequence models)")
     tx.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (both sequence models)")
     tx.add_argument(
         "--local-mix", type=int, default=4, help="Latte's causal local-mix kernel (0 = plain Latte, for the ablation)"
     )
+    tx.add_argument("--no-recency", action="store_true", help="Latte without learned recency rates (ablation)")
     tx.add_argument("--long-lengths", type=int_list, default=(10_000, 30_000, 100_000), help="one-account lengths")
     tx.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     tx.add_argument("--data-dir", help="keep/reuse the generated log here (default: a temporary folder)")

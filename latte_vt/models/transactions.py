@@ -21,7 +21,7 @@ class TransactionScorer(nn.Module):
 
     def __init__(self, vocab_sizes: list[int], num_numeric: int, encoder: LatteConfig | None = None) -> None:
         super().__init__()
-        cfg = encoder or LatteConfig(dim=64, depth=2, heads=4, latents=16, local_mix=4)
+        cfg = encoder or LatteConfig(dim=64, depth=2, heads=4, latents=16, local_mix=4, recency=True)
         cfg = replace(cfg, causal=True, pooling="none")
         self.tokenizer = TransactionTokenizer(vocab_sizes, num_numeric, cfg.dim)
         self.encoder = LatteEncoder(cfg)
