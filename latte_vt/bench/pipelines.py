@@ -59,10 +59,11 @@ VIDEO_ENCODER = {"dim": 64, "depth": 2, "heads": 2, "latents": 16, "pooling": "l
 
 @dataclass
 class Run:
-    """One command: wall seconds and the peak memory of its largest process."""
+    """One command: wall seconds, the peak memory of its largest process, the load average when it started."""
 
     seconds: float
     peak_rss_bytes: int
+    load_average_1m: float
 
 
 LAUNCHER = """
@@ -81,6 +82,7 @@ def run_command(args: list[str], log: Path) -> Run:
     log.parent.mkdir(parents=True, exist_ok=True)
     report = log.with_suffix(".rusage.json")
     command = [sys.executable, "-c", LAUNCHER, str(report), sys.executable, "-m", "latte_vt.cli", *args]
+    load = os.getloadavg()[0]
     began = time.perf_counter()
     with log.open("w") as out:
         subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=True)
@@ -89,7 +91,7 @@ def run_command(args: list[str], log: Path) -> Run:
     if result["returncode"] != 0:
         tail = log.read_text()[-2000:]
         raise RuntimeError(f"`latte-vt {' '.join(args)}` exited {result['returncode']}; log {log}:\n{tail}")
-    return Run(seconds, result["peak_rss_bytes"])
+    return Run(seconds, result["peak_rss_bytes"], load)
 
 
 def _untrained_checkpoint(task: Any, path: Path, datamodule_hparams: dict | None = None) -> Path:
@@ -190,7 +192,23 @@ def _write_spec(path: Path, spec: dict[str, Any]) -> Path:
 
 
 def _figures(run: Run, items: int) -> dict[str, Any]:
-    return {"seconds": run.seconds, "items_per_s": items / run.seconds, "peak_rss_bytes": run.peak_rss_bytes}
+    return {
+        "seconds": run.seconds,
+        "items_per_s": items / run.seconds,
+        "peak_rss_bytes": run.peak_rss_bytes,
+        "load_average_1m_at_start": run.load_average_1m,
+    }
+
+
+def _job_figures(run: Run, items: int, folder: Path, workers: int) -> dict[str, Any]:
+    """A job's figures plus its shards' own compute time (from their done-markers) and the engine's overhead:
+    wall time minus the shards' time spread over the workers (start-up, scheduling, idle workers at the end).
+    On a shared machine the shard time shows how busy the CPUs were during the run."""
+    shard_seconds = [json.loads(m.read_text())["seconds"] for m in (folder / "_done").glob("*.json")]
+    return _figures(run, items) | {
+        "shard_seconds_mean": sum(shard_seconds) / len(shard_seconds),
+        "engine_overhead_s": run.seconds - sum(shard_seconds) / workers,
+    }
 
 
 def job_contestants(
@@ -202,7 +220,7 @@ def job_contestants(
     sets = {"workers": workers, "overwrite": "true"} | sets
     shutil.rmtree(work / f"{name}-job", ignore_errors=True)
     local = run_command(_job_args(spec, sets), work / f"log-{name}-local")
-    figures = {"pipeline_local": _figures(local, items)}
+    figures = {"pipeline_local": _job_figures(local, items, work / f"{name}-job", workers)}
     if cfg.ray:
         shutil.rmtree(work / f"{name}-job-ray", ignore_errors=True)
         ray_sets = sets | {
@@ -212,7 +230,8 @@ def job_contestants(
             "workers": 0,
         }
         on_ray = run_command(_job_args(spec, ray_sets), work / f"log-{name}-ray")
-        ray_figures = _figures(on_ray, items) | {"peak_rss_bytes": None}  # Ray's workers are not its children
+        ray_figures = _job_figures(on_ray, items, work / f"{name}-job-ray", workers)
+        ray_figures["peak_rss_bytes"] = None  # Ray's workers are not the command's children
         figures |= {"pipeline_ray": ray_figures, "ray_vs_local": local.seconds / on_ray.seconds}
     return figures
 
@@ -322,7 +341,10 @@ def _rows(name: str, unit: str, r: dict[str, Any]) -> list[list[str]]:
                 label,
                 f"{f['seconds']:.1f} s",
                 f"{f['items_per_s']:,.0f} {unit}s/s",
+                f"{f['shard_seconds_mean']:.1f} s" if "shard_seconds_mean" in f else "–",
+                f"{f['engine_overhead_s']:.1f} s" if "engine_overhead_s" in f else "–",
                 fmt_bytes(f["peak_rss_bytes"]),
+                f"{f['load_average_1m_at_start']:.1f}",
                 "–" if ratio is None else f"{ratio:.2f}× one-shot",
             ]
         )
@@ -334,7 +356,17 @@ def _rows(name: str, unit: str, r: dict[str, Any]) -> list[list[str]]:
 def render_markdown(payload: dict[str, Any]) -> str:
     tx, videos, env = payload["transactions"], payload["videos"], payload["environment"]
     table = markdown_table(
-        ["job", "contestant", "wall time", "throughput", "peak memory (largest process)", "speed vs baseline"],
+        [
+            "job",
+            "contestant",
+            "wall time",
+            "throughput",
+            "mean shard time",
+            "engine overhead",
+            "peak memory (largest process)",
+            "load avg at start",
+            "speed vs baseline",
+        ],
         _rows(f"score {tx['events']:,} events, {tx['shards']} shards", "event", tx)
         + _rows(f"classify {videos['clips']:,} clips", "clip", videos),
     )
@@ -364,6 +396,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"- Clip classification: **{payload['classify_clips_per_s']:,.1f} clips/s**; same top labels as the "
         f"one-shot command: {videos['same_top_labels']}.\n"
         "- Speed vs baseline: one-shot wall time / job wall time (local rows), local / Ray wall time (Ray rows).\n"
+        "- Mean shard time: a shard's own compute time (the same function on both engines, so a difference is "
+        "the machine's load); engine overhead: wall time minus the shards' time spread over the workers "
+        "(start-up, scheduling, workers idle at the end).\n"
         "- Peak memory is not measured for Ray (–): its workers run under the raylet, outside the command's "
         "process tree.\n\n"
         f"{live_text}\n"
