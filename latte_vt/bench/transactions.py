@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class TransactionBenchConfig:
     accounts: int = 2000
     days: int = 60
     seed: int = 0
+    seeds: int = 3
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     window: int = 128
@@ -178,39 +179,50 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     latte_cfg = LatteConfig(
         dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents, local_mix=cfg.local_mix, recency=cfg.recency
     )
-    contestants = {
-        "latte": TransactionScorer(vocab, n_num, latte_cfg),
-        "gru": GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),
+    factories: dict[str, Callable[[], nn.Module]] = {
+        "latte": lambda: TransactionScorer(vocab, n_num, latte_cfg),
+        "gru": lambda: GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),
     }
-    results: dict[str, dict[str, Any]] = {}
-    curves = {}
-    for name, model in contestants.items():
-        train_s = train_sequence_model(model, windows, cfg, name)
-        scores, score_s = _timed(lambda m=model: score_encoded(m, encoded, pre.cat_columns, pre.num_columns))
-        results[name] = fraud_metrics(scores[in_test], labels, scenarios) | {
-            "train_s": train_s,
-            "score_events_per_s": encoded.height / score_s,
-            "params": sum(p.numel() for p in model.parameters()),
-        }
-        curves[name] = (scores[in_test], labels)
-        print(f"{name}: AP {results[name]['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    runs: dict[str, list[Run]] = {name: [] for name in (*factories, "gbdt")}
+    for name, make in factories.items():
+        for seed in seeds:  # the seed sets the initial weights and the window order
+            torch.manual_seed(seed)
+            model = make()
+            train_s = train_sequence_model(model, windows, replace(cfg, seed=seed), f"{name} seed {seed}")
+            scores, score_s = _timed(lambda m=model: score_encoded(m, encoded, pre.cat_columns, pre.num_columns))
+            metrics = fraud_metrics(scores[in_test], labels, scenarios) | {
+                "train_s": train_s,
+                "score_events_per_s": encoded.height / score_s,
+                "params": sum(p.numel() for p in model.parameters()),
+            }
+            runs[name].append(Run(seed, metrics, scores[in_test], model))
+            print(f"{name} seed {seed}: AP {metrics['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
 
     feats, feat_s = _timed(lambda: rolling_features(events))  # same row order as `encoded` (entity, time)
     x, y = feature_matrix(feats), events["label"].fill_null(0).to_numpy()
     train_rows = (events["time"] < val_start).to_numpy()
-    gbdt, train_s = _timed(lambda: fit_gbdt(x[train_rows], y[train_rows], categorical_mask(feats), cfg.seed))
-    scores, predict_s = _timed(lambda: gbdt.predict_proba(x)[:, 1])
-    results["gbdt"] = fraud_metrics(scores[in_test], labels, scenarios) | {
-        "train_s": train_s,
-        "score_events_per_s": events.height / (feat_s + predict_s),
-        "iterations": int(gbdt.n_iter_),
-        "features": feats.drop("entity", "time").columns,
+    for seed in seeds:  # the seed sets the early-stopping split
+        gbdt, train_s = _timed(lambda s=seed: fit_gbdt(x[train_rows], y[train_rows], categorical_mask(feats), s))
+        scores, predict_s = _timed(lambda g=gbdt: g.predict_proba(x)[:, 1])
+        metrics = fraud_metrics(scores[in_test], labels, scenarios) | {
+            "train_s": train_s,
+            "score_events_per_s": events.height / (feat_s + predict_s),
+            "iterations": int(gbdt.n_iter_),
+            "features": feats.drop("entity", "time").columns,
+        }
+        runs["gbdt"].append(Run(seed, metrics, scores[in_test], None))
+        print(f"gbdt seed {seed}: AP {metrics['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
+    medians = {name: median_run(r) for name, r in runs.items()}
+    results = {
+        name: run.metrics | {"median_seed": run.seed, "ap_by_seed": {str(r.seed): r.metrics["ap"] for r in runs[name]}}
+        for name, run in medians.items()
     }
-    curves["gbdt"] = (scores[in_test], labels)
-    print(f"gbdt: AP {results['gbdt']['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
-    pr_curve_png(curves, png_path, title="test period: precision-recall")
+    pr_curve_png(
+        {n: (r.test_scores, labels) for n, r in medians.items()}, png_path, title="test period: precision-recall"
+    )
 
-    scaling = long_entity_scaling(contestants["latte"], vocab, n_num, cfg.long_lengths)
+    scaling = long_entity_scaling(medians["latte"].model, vocab, n_num, cfg.long_lengths)
     payload = {
         "benchmark": "transactions",
         "config": asdict(cfg),
@@ -234,6 +246,23 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     return payload
 
 
+@dataclass
+class Run:
+    """One trained contestant: its seed, test metrics, test-period scores and model (None for the GBDT)."""
+
+    seed: int
+    metrics: dict[str, Any]
+    test_scores: Any
+    model: nn.Module | None
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run with the median AP (the lower middle one for an even count): every figure reported for a
+    model comes from this one run, so they stay consistent with each other."""
+    ordered = sorted(runs, key=lambda r: r.metrics["ap"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def _loadavg() -> list[float] | None:
     try:
         return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
@@ -249,7 +278,7 @@ def markdown(payload: dict) -> str:
     rows = [
         [
             name,
-            f"{r['ap']:.4f}",
+            f"{r['ap']:.4f} ({', '.join(f'{a:.3f}' for a in r['ap_by_seed'].values())})",
             f"{r['roc_auc']:.4f}",
             f"{r['recall_at_1pct_fpr']:.3f}",
             f"{r['recall_at_0.1pct_fpr']:.3f}",
@@ -274,8 +303,19 @@ def markdown(payload: dict) -> str:
             f"Total run {payload['total_s'] / 60:.1f} min on {env['cpu_count']} CPU cores (load average at start "
             f"{env.get('load_average_at_start')}; the machine was shared, so times are indicative).",
             markdown_table(
-                ["model", "AP", "ROC-AUC", "recall@1%FPR", "recall@0.1%FPR", "train", "scoring events/s"], rows
+                [
+                    "model",
+                    "AP median (per seed)",
+                    "ROC-AUC",
+                    "recall@1%FPR",
+                    "recall@0.1%FPR",
+                    "train",
+                    "scoring events/s",
+                ],
+                rows,
             ),
+            f"Each model trained with seeds {list(next(iter(models.values()))['ap_by_seed'])}; every figure of a "
+            "model comes from its median-AP run.",
             f"Goal Latte AP >= best baseline: **{'met' if payload['goal_latte_ap_ge_best_baseline'] else 'not met'}**.",
             "Recall per fraud scenario at the 1 % FPR threshold:",
             markdown_table(["scenario", *names], scen_rows),

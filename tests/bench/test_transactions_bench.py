@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from latte_vt.bench.transactions import Run, median_run
 from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, rolling_features
 from latte_vt.cli import main
 
@@ -55,14 +56,35 @@ def test_rolling_features_per_account_from_the_past_only():
     assert categorical_mask(f).sum() == 3
 
 
+def test_median_run_reports_the_middle_seed():
+    runs = [Run(seed, {"ap": ap}, None, None) for seed, ap in [(0, 0.9), (1, 0.7), (2, 0.8)]]
+    assert median_run(runs).seed == 2
+    assert median_run(runs[:2]).seed == 1  # even count: the lower middle, never an average of two runs
+
+
 @pytest.mark.slow
 def test_bench_transactions_tiny_run_writes_json_markdown_and_png(tmp_path):
     out = tmp_path / "tx.json"
-    args = ["bench", "transactions", "--accounts", "60", "--days", "30", "--epochs", "1", "--json", str(out)]
+    args = [
+        "bench",
+        "transactions",
+        "--accounts",
+        "60",
+        "--days",
+        "30",
+        "--epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--json",
+        str(out),
+    ]
     code = main([*args, "--long-lengths", "500,1500"])
     payload = json.loads(out.read_text())
     assert code == (0 if payload["goal_latte_ap_ge_best_baseline"] else 1)
     for key in ("ap_latte", "ap_gru", "ap_gbdt"):
         assert 0 <= payload[key] <= 1
     assert [r["events"] for r in payload["long_account"]] == [500, 1500]
+    assert list(payload["models"]["latte"]["ap_by_seed"]) == ["0", "1"]
+    assert payload["ap_latte"] in payload["models"]["latte"]["ap_by_seed"].values()
     assert (tmp_path / "tx.md").exists() and (tmp_path / "tx-pr.png").stat().st_size > 1000
