@@ -14,7 +14,7 @@ format:
 	ruff format latte_vt tests && ruff check --fix latte_vt tests
 
 quickstart:
-	latte-vt bench attention --quick
+	latte-vt quickstart
 
 bench-attention:
 	latte-vt bench attention
