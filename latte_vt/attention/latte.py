@@ -11,7 +11,7 @@ that is >= every key so far, so nothing overflows: key logits may spread over +-
   * between chunks: a state S (L x Dh) scaled by exp(-R_chunk), carried by a scan over the T/C
     chunks (autograd keeps O(T/C) states);
   * inside a chunk, fast path: one reference per chunk and one C x C matmul, taken when every
-    query factor stays below e^SAFE_SPREAD (always, unless keys jump by ~60 inside a chunk);
+    query factor stays below e^SAFE_SPREAD (unless keys jump by ~40 inside a chunk: its backward squares it);
   * inside a chunk, robust path: recursive halving, the reference being log alpha at each split
     point, so both factors are <= 1 for any spread.
 """
@@ -32,7 +32,9 @@ from latte_vt.attention.shapes import check_mask, check_qkv, compute_dtype
 NEG = -1e30
 DEFAULT_CHUNK = 64
 #: Largest exp(R - log alpha) the one-reference fast path accepts, per compute dtype.
-SAFE_SPREAD = {torch.float32: 60.0, torch.float64: 600.0}
+# The fast path divides by alpha_t e^-R >= e^-SAFE_SPREAD, and its backward by the square of it: e^(2 x spread)
+# must stay finite (float32 overflows past e^88, float64 past e^709), so a spread above this takes the robust path.
+SAFE_SPREAD = {torch.float32: 40.0, torch.float64: 300.0}
 
 
 class LatteState(NamedTuple):
@@ -156,7 +158,7 @@ def _causal_fast(
 
     weight(t, s) = exp(k_s - log alpha_t) = exp(k_s - R) / (alpha_t e^-R), and alpha_t e^-R is a plain
     cumulative sum.  Returns None when some real token has alpha_t e^-R < e^-SAFE_SPREAD (keys jumping
-    by ~60 inside one chunk), where the robust path must be used instead.
+    by ~40 inside one chunk), where the robust path must be used instead.
     pc, kc: (B, H, N, C, L); vc: (B, H, N, C, Dh); real: (B, 1, N, C, 1) bool or None.
     """
     B, H, N, C, L = kc.shape

@@ -289,3 +289,19 @@ def test_cuda_matches_reference(dtype, tol):
     assert rel_err(latte_causal(q, k, v).cpu(), latte_causal_reference(q, k, v).cpu()) <= tol
     assert rel_err(latte_bidirectional(q, k, v).cpu(), latte_bidirectional_reference(q, k, v).cpu()) <= tol
     assert math.isfinite(latte_causal(q, k, v).float().sum().item())
+
+
+@pytest.mark.parametrize("jump", [35.0, 55.0, 75.0])
+def test_float32_gradients_stay_finite_when_keys_climb_inside_a_chunk(jump):
+    """Keys rising by `jump` across one chunk (what learned recency rates do): the chosen path's backward
+    stays finite and matches float64 (the fast path squares its query factor in the backward)."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 64, 8) for _ in range(3))
+    k = k + torch.linspace(0, jump, 64)[:, None]  # (1, 2, 64, 8)
+    grads = []
+    for dtype in (torch.float32, torch.float64):
+        kk = k.to(dtype).clone().requires_grad_()
+        latte_causal(q.to(dtype), kk, v.to(dtype), chunk_size=64).square().sum().backward()
+        grads.append(kk.grad)
+    assert torch.isfinite(grads[0]).all()
+    assert torch.allclose(grads[0].double(), grads[1], atol=1e-4, rtol=1e-3)
