@@ -43,6 +43,8 @@ class ClipPrediction:
 
 
 class ClipModel(Protocol):
+    """Classifies video files; failures come back as rows, never as exceptions."""
+
     def classify(self, files: list[str], top_k: int, batch_size: int, probe_timeout_s: float) -> list[ClipPrediction]:
         """One ``ClipPrediction`` per file, in the order of ``files``."""
         ...

@@ -53,8 +53,15 @@ def run_ray(spec: JobSpec, shards: Sequence[Shard]) -> Iterator[ShardResult]:
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
             _run_row, fn_kwargs={"spec": spec}, num_cpus=spec.ray.cpus_per_shard, concurrency=spec.workers or None
         )
-        for row in dataset.iter_rows():
-            yield ShardResult.from_json(row["result"])
+        remaining = {s.index for s in shards}
+        try:
+            for row in dataset.iter_rows():
+                result = ShardResult.from_json(row["result"])
+                remaining.discard(result.shard)
+                yield result
+        except ray.exceptions.RayError as exc:  # a task Ray gave up on (a worker died, out of memory, ...)
+            for index in sorted(remaining):
+                yield ShardResult(index, error=f"Ray stopped the job: {type(exc).__name__}: {exc}")
     finally:
         if started:
             ray.shutdown()
