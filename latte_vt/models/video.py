@@ -21,9 +21,11 @@ class VideoClassifier(nn.Module):
         tokenizer: ``patch`` (tubelets) or ``frame`` (a timm 2D backbone per frame).
         num_frames, image_size: the clip shape position embeddings are learned for.
         tubelet, patch: PatchTokenizer tubelet depth and patch size.
+        patch_stem: PatchTokenizer convolutional stem channels (0 = the plain linear tubelet embedding).
         frame_backbone, frame_weights: FrameTokenizer timm model name and optional local weights file.
-        frame_pool: FrameTokenizer grid (1 = global average; n = n x n grid flattened into the token).
-        frame_output_stride: optional timm ``output_stride`` of the frame backbone.
+        frame_pool: FrameTokenizer pooling, ``avg`` or ``keypoints`` (where each channel fires).
+        frame_stage: FrameTokenizer backbone cut after this feature stage (None: the whole backbone).
+        temporal_centering: both tokenizers: subtract each pixel's mean over the clip (what moves stands out).
     """
 
     def __init__(
@@ -37,17 +39,21 @@ class VideoClassifier(nn.Module):
         patch: int = 16,
         frame_backbone: str = "resnet18",
         frame_weights: str | None = None,
-        frame_pool: int = 1,
-        frame_output_stride: int | None = None,
+        frame_pool: Literal["avg", "keypoints"] = "avg",
+        frame_stage: int | None = None,
+        temporal_centering: bool = False,
+        patch_stem: int = 0,
     ) -> None:
         super().__init__()
         cfg = encoder or LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")
         cfg = replace(cfg, causal=False, pooling=cfg.pooling if cfg.pooling != "none" else "mean")
         if tokenizer == "patch":
-            self.tokenizer: nn.Module = PatchTokenizer(cfg.dim, num_frames, image_size, tubelet, patch)
+            self.tokenizer: nn.Module = PatchTokenizer(
+                cfg.dim, num_frames, image_size, tubelet, patch, temporal_centering, patch_stem
+            )
         elif tokenizer == "frame":
             self.tokenizer = FrameTokenizer(
-                cfg.dim, frame_backbone, num_frames, frame_weights, frame_pool, frame_output_stride
+                cfg.dim, frame_backbone, num_frames, frame_weights, frame_pool, frame_stage, temporal_centering
             )
         else:
             raise ValueError(f"tokenizer must be 'patch' or 'frame', got {tokenizer!r}")

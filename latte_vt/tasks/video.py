@@ -32,12 +32,16 @@ class VideoClassificationTask(L.LightningModule):
         image_size: crop size the position tables are learned for.
         tubelet: PatchTokenizer tubelet depth.
         patch: PatchTokenizer patch size.
+        patch_stem: PatchTokenizer convolutional stem channels before the tubelet projection (0 = none,
+            the plain linear embedding); a small stem (e.g. 16) trains much faster from scratch.
         frame_backbone: FrameTokenizer timm model name.
         frame_weights: optional local weights file for the timm backbone.
-        frame_pool: FrameTokenizer grid: 1 = global average of the backbone's feature map, n = an
-            n x n grid flattened into each frame's token (keeps where things are in the frame).
-        frame_output_stride: optional timm ``output_stride`` of the frame backbone (e.g. 16 for a
-            larger final feature map at low resolution).
+        frame_pool: FrameTokenizer pooling: ``avg`` (global average of the backbone's feature map) or
+            ``keypoints`` (spatial soft-argmax: where each channel fires, so tokens keep the layout).
+        frame_stage: cut the frame backbone after this feature stage (timm ``features_only``; e.g. 1
+            = a ResNet's stride-4 map); None keeps the whole backbone.
+        temporal_centering: both tokenizers subtract each pixel's mean over the clip's frames first
+            (static background drops out, motion stands out; no frame-order cue).
         lr: peak learning rate.
         weight_decay: AdamW weight decay (not on biases and norms).
         warmup_fraction: share of the steps spent warming up.
@@ -58,8 +62,10 @@ class VideoClassificationTask(L.LightningModule):
         patch: int = 16,
         frame_backbone: str = "resnet18",
         frame_weights: str | None = None,
-        frame_pool: int = 1,
-        frame_output_stride: int | None = None,
+        frame_pool: Literal["avg", "keypoints"] = "avg",
+        frame_stage: int | None = None,
+        temporal_centering: bool = False,
+        patch_stem: int = 0,
         lr: float = 1e-3,
         weight_decay: float = 0.05,
         warmup_fraction: float = 0.1,
@@ -84,7 +90,9 @@ class VideoClassificationTask(L.LightningModule):
             frame_backbone,
             frame_weights,
             frame_pool,
-            frame_output_stride,
+            frame_stage,
+            temporal_centering,
+            patch_stem,
         )
         top_k = min(5, num_classes)
         self.metrics = torch.nn.ModuleDict(

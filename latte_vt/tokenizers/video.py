@@ -1,22 +1,35 @@
 """Video tokenizers: clips (B, T, 3, H, W) float -> tokens (B, N, D) for the encoder.
 
 * ``PatchTokenizer``: tubelets (t x p x p) by a strided Conv3d, plus separable learned time and
-  space position embeddings, interpolated when frames or resolution differ from training.
+  space position embeddings, interpolated when frames or resolution differ from training. With
+  ``stem=c`` two small convolutions (c then 2c channels, 3x3 in space, the second also 3 frames in
+  time, each halving the resolution) come before the tubelet projection: early convolutions make a
+  transformer far easier to train from scratch (Xiao et al., "Early Convolutions Help Transformers
+  See Better", 2021).
 * ``FrameTokenizer``: any timm 2D backbone (by name; random init or a local weights file), one token
-  per frame, plus a learned time embedding. ``pool=1`` averages the backbone's final feature map
-  (timm's global pool); ``pool=n`` average-pools it to an n x n grid and flattens that into the
-  token, so the token keeps *where* things are in the frame (motion direction needs it).
+  per frame, plus a learned time embedding. ``pool="avg"`` averages the backbone's feature map
+  (timm's global pool); ``pool="keypoints"`` turns it into where each channel fires (spatial
+  soft-argmax), so the token keeps *where* things are in the frame, which motion direction needs.
+  ``stage`` cuts the backbone after one of its feature stages (a finer map, less compute).
+
+Both take ``temporal_centering``: each pixel minus its mean over the clip's frames, which removes
+whatever does not move (background, static objects). The mean is the same for a clip, its time
+reversal and any shuffle of its frames, so the option adds no cue about frame order; it only makes
+motion stand out. Leave it off when static appearance decides the label.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latte_vt.tokenizers.keypoints import SpatialSoftmax
 from latte_vt.tokenizers.positions import LearnedPositions1d, LearnedPositions2d
+
+FRAME_POOLS = ("avg", "keypoints")
 
 
 def _check_clip(x: Tensor) -> None:
@@ -24,18 +37,59 @@ def _check_clip(x: Tensor) -> None:
         raise ValueError(f"clips must have shape (B, T, 3, H, W), got {tuple(x.shape)}")
 
 
-class PatchTokenizer(nn.Module):
-    """Tubelet embedding: (B, T, 3, H, W) -> (B, T/t * H/p * W/p, dim) tokens, time-major."""
+def center_in_time(x: Tensor) -> Tensor:
+    """(B, T, 3, H, W) -> the same clips minus each pixel's mean over the T frames."""
+    return x - x.mean(dim=1, keepdim=True)
 
-    def __init__(self, dim: int, num_frames: int = 16, image_size: int = 112, tubelet: int = 2, patch: int = 16):
+
+def conv_stem(channels: int) -> nn.Sequential:
+    """(B, 3, T, H, W) -> (B, 2 * channels, T, H/4, W/4): two conv + BatchNorm + GELU layers."""
+    c = channels
+    return nn.Sequential(
+        nn.Conv3d(3, c, kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
+        nn.BatchNorm3d(c),
+        nn.GELU(),
+        nn.Conv3d(c, 2 * c, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False),
+        nn.BatchNorm3d(2 * c),
+        nn.GELU(),
+    )
+
+
+class PatchTokenizer(nn.Module):
+    """Tubelet embedding: (B, T, 3, H, W) -> (B, T/t * H/p * W/p, dim) tokens, time-major.
+
+    Args:
+        dim: token width.
+        num_frames, image_size: the clip shape the position tables are learned for.
+        tubelet, patch: tubelet depth (frames) and patch side (px); one token per tubelet.
+        temporal_centering: subtract each pixel's mean over the clip first (see the module note).
+        stem: channels of an optional convolutional stem before the tubelet projection (0 = none).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_frames: int = 16,
+        image_size: int = 112,
+        tubelet: int = 2,
+        patch: int = 16,
+        temporal_centering: bool = False,
+        stem: int = 0,
+    ):
         super().__init__()
         if num_frames % tubelet or image_size % patch:
             raise ValueError(
                 f"num_frames ({num_frames}) / image_size ({image_size}) must be multiples of "
                 f"tubelet ({tubelet}) / patch ({patch})"
             )
-        self.tubelet, self.patch = tubelet, patch
-        self.proj = nn.Conv3d(3, dim, kernel_size=(tubelet, patch, patch), stride=(tubelet, patch, patch))
+        if stem and patch % 4:
+            raise ValueError(
+                f"a convolutional stem halves the resolution twice: patch ({patch}) must be a multiple of 4"
+            )
+        self.tubelet, self.patch, self.temporal_centering = tubelet, patch, temporal_centering
+        self.stem = conv_stem(stem) if stem else None
+        p = patch // 4 if stem else patch  # what is left of the patch after the stem
+        self.proj = nn.Conv3d(2 * stem if stem else 3, dim, kernel_size=(tubelet, p, p), stride=(tubelet, p, p))
         self.time = LearnedPositions1d(num_frames // tubelet, dim)
         self.space = LearnedPositions2d(image_size // patch, image_size // patch, dim)
 
@@ -44,7 +98,10 @@ class PatchTokenizer(nn.Module):
         T, H, W = x.shape[1], x.shape[3], x.shape[4]
         if self.tubelet > T or self.patch > H or self.patch > W:
             raise ValueError(f"clip {T}x{H}x{W} is smaller than one tubelet {self.tubelet}x{self.patch}x{self.patch}")
-        z = self.proj(x.transpose(1, 2))  # (B, D, T', H', W')
+        if self.temporal_centering:
+            x = center_in_time(x)
+        x = x.transpose(1, 2)  # (B, 3, T, H, W)
+        z = self.proj(x if self.stem is None else self.stem(x))  # (B, D, T', H', W')
         B, D, Tp, Hp, Wp = z.shape
         z = z.permute(0, 2, 3, 4, 1)  # (B, T', H', W', D)
         pos = self.time(Tp)[:, None, :] + self.space(Hp, Wp)[None, :, :]  # (T', H'W', D)
@@ -59,11 +116,11 @@ class FrameTokenizer(nn.Module):
         backbone: timm model name (random init unless ``weights`` is given).
         num_frames: frames the time embedding is learned for (other lengths interpolate).
         weights: optional local weights file (``.safetensors`` or a ``torch.save`` state dict).
-        pool: 1 = global average of the final feature map (any timm model); n > 1 = average-pooled to
-            an n x n grid and flattened (CNN backbones, whose features are (C, h, w) maps), which keeps
-            the layout of the frame in its token.
-        output_stride: optional timm ``output_stride`` (e.g. 16 or 8 for ResNets: dilated last stages,
-            a larger final map at low input resolution).
+        pool: ``avg`` (global average of the feature map; any timm model) or ``keypoints`` (spatial
+            soft-argmax: per channel where it fires and how much; CNN backbones).
+        stage: None = the whole backbone; k = its output after feature stage k (timm
+            ``features_only``; e.g. stage 1 of a ResNet is the stride-4 map).
+        temporal_centering: subtract each pixel's mean over the clip first (see the module note).
     """
 
     def __init__(
@@ -72,24 +129,29 @@ class FrameTokenizer(nn.Module):
         backbone: str = "resnet18",
         num_frames: int = 16,
         weights: str | None = None,
-        pool: int = 1,
-        output_stride: int | None = None,
+        pool: Literal["avg", "keypoints"] = "avg",
+        stage: int | None = None,
+        temporal_centering: bool = False,
     ):
         super().__init__()
         try:
             import timm
         except ImportError as exc:  # pragma: no cover - exercised only without the extra
             raise ImportError("FrameTokenizer needs timm: pip install 'latte-vt[video]'") from exc
-        if pool < 1:
-            raise ValueError(f"pool must be >= 1 (1 = global average, n = n x n grid), got {pool}")
-        extra = {} if output_stride is None else {"output_stride": output_stride}
-        self.pool = pool
-        self.backbone = timm.create_model(
-            backbone, pretrained=False, num_classes=0, global_pool="avg" if pool == 1 else "", **extra
-        )
+        if pool not in FRAME_POOLS:
+            raise ValueError(f"pool must be one of {FRAME_POOLS}, got {pool!r}")
+        self.stage, self.temporal_centering = stage, temporal_centering
+        if stage is None:
+            global_pool = "avg" if pool == "avg" else ""
+            self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0, global_pool=global_pool)
+            channels = self.backbone.num_features
+        else:
+            self.backbone = timm.create_model(backbone, pretrained=False, features_only=True, out_indices=(stage,))
+            channels = self.backbone.feature_info.channels()[0]
         if weights is not None:
             self._load_weights(Path(weights))
-        self.proj = nn.Linear(self.backbone.num_features * pool * pool, dim)
+        self.keypoints = SpatialSoftmax() if pool == "keypoints" else None
+        self.proj = nn.Linear(channels * (3 if self.keypoints is not None else 1), dim)
         self.time = LearnedPositions1d(num_frames, dim)
 
     def _load_weights(self, path: Path) -> None:
@@ -108,11 +170,13 @@ class FrameTokenizer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_clip(x)
         B, T = x.shape[:2]
-        feats = self.backbone(x.flatten(0, 1))  # (B*T, F) pooled, or (B*T, F, h, w) with pool > 1
-        if self.pool > 1:
-            if feats.ndim != 4:
-                raise ValueError(
-                    f"pool={self.pool} needs a backbone with (C, h, w) feature maps; it gave {tuple(feats.shape[1:])}"
-                )
-            feats = F.adaptive_avg_pool2d(feats, self.pool).flatten(1)  # (B*T, F * pool * pool)
+        if self.temporal_centering:
+            x = center_in_time(x)
+        feats = self.backbone(x.flatten(0, 1))  # (B*T, C) pooled, or (B*T, C, h, w)
+        if self.stage is not None:
+            feats = feats[0]  # features_only: the list of the one requested stage
+        if self.keypoints is not None:
+            feats = self.keypoints(feats)  # (B*T, 3C)
+        elif feats.ndim == 4:
+            feats = feats.mean(dim=(2, 3))  # (B*T, C) a stage's map, averaged
         return self.proj(feats).view(B, T, -1) + self.time(T)  # (B, T, D)

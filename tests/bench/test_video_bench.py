@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from latte_vt.bench.video import VideoBenchConfig, eval_clips, train_batch
+from latte_vt.bench.video import (
+    VideoBenchConfig,
+    eval_clips,
+    partners,
+    shuffle_frames,
+    train_batch,
+    within_pair_accuracy,
+)
 from latte_vt.cli import main
 
 
@@ -38,6 +45,37 @@ def test_train_batch_uses_stride_one_or_two_and_random_crops():
         assert len(steps) == 1
         strides.add(steps[0])
     assert strides == {1.0, 2.0}
+
+
+def test_shuffled_clips_hold_the_same_frames_in_another_order():
+    cfg = VideoBenchConfig(video_frames=16, num_frames=16, size=8, margin=0)
+    clips = frames_tensor(cfg, n=5)  # (5, 16, 3, 8, 8), pixel value = frame index
+    shuffled = shuffle_frames(clips, seed=0)
+    order = shuffled[:, :, 0, 0, 0]  # (5, 16)
+    assert torch.equal(order.sort(dim=1).values, clips[:, :, 0, 0, 0])  # every frame kept once
+    assert not torch.equal(order, clips[:, :, 0, 0, 0]) and not torch.equal(order[0], order[1])
+    assert torch.equal(shuffle_frames(clips, seed=0), shuffled)  # seeded
+
+
+def test_within_pair_accuracy_counts_direction_among_clips_put_in_their_pair():
+    classes = sorted(["moving_right", "moving_left", "rotating_clockwise", "rotating_counterclockwise"])
+    partner = partners(classes)  # left <-> right, clockwise <-> counterclockwise
+    assert [classes[i] for i in partner] == [
+        "moving_right",
+        "moving_left",
+        "rotating_counterclockwise",
+        "rotating_clockwise",
+    ]
+    labels = torch.tensor([0, 0, 1, 2, 3, 3])
+    preds = torch.tensor([0, 1, 1, 0, 2, 3])  # right, reversed, right, other pair (ignored), reversed, right
+    assert within_pair_accuracy(preds, labels, partner) == pytest.approx(3 / 5)
+    assert within_pair_accuracy(torch.tensor([2]), torch.tensor([0]), partner) == 0.0  # none in its pair
+
+
+def test_training_budget_is_split_between_the_models():
+    cfg = VideoBenchConfig(train_budget_s=100.0)
+    assert sum(cfg.budget_for(kind) for kind in cfg.models) == pytest.approx(100.0)
+    assert cfg.budget_for("frame") > cfg.budget_for("patch") > cfg.budget_for("softmax")
 
 
 @pytest.mark.slow
