@@ -313,6 +313,12 @@ def _markdown(payload: dict) -> str:
     headers = ["frames", "tokens", "Latte", "softmax", "softmax / Latte", "Latte peak", "softmax peak"]
     lines += [markdown_table(headers, rows), "", "## Goals", ""]
     lines += [f"- {'✅' if ok else '❌'} {text}" for text, ok in payload["goals"].items()]
+    lines += [
+        "",
+        "Shuffled clips: a model that ignores frame order can still name the *pair* (its frames show a "
+        "horizontal, vertical or circular path) but not the direction, so its shuffled top-1 can reach 50 %. "
+        "The within-pair column is the order test: about 50 % means the direction came from frame order alone.",
+    ]
     return "\n".join(lines)
 
 

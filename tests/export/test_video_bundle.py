@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from video_checkpoint import save_video_checkpoint
 
 from latte_vt.backbone import LatteConfig
 from latte_vt.cli import main
@@ -25,24 +26,8 @@ def checkpoint(tmp_path_factory):
         num_frames=4,
         image_size=32,
     )
-    path = root / "model.ckpt"
-    torch.save(
-        {
-            "state_dict": task.state_dict(),
-            "hyper_parameters": dict(task.hparams),
-            "datamodule_hyper_parameters": {
-                "num_frames": 4,
-                "size": 32,
-                "num_clips": 2,
-                "eval_stride": 1,
-                "mean": [0.5, 0.5, 0.5],
-                "std": [0.25, 0.25, 0.25],
-            },
-            "pytorch-lightning_version": "2.6.0",
-        },
-        path,
-    )
-    return path
+    data = {"num_frames": 4, "size": 32, "num_clips": 2, "eval_stride": 1, "mean": [0.5] * 3, "std": [0.25] * 3}
+    return save_video_checkpoint(task, root / "model.ckpt", data)
 
 
 def test_export_command_writes_a_bundle_that_classifies_real_clips(checkpoint, tmp_path):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from video_checkpoint import save_video_checkpoint
 
 from latte_vt.backbone import LatteConfig
 from latte_vt.cli import main
@@ -32,16 +33,8 @@ def test_export_parity_with_tokenizer_options(name, tmp_path):
         image_size=32,
         **OPTIONS[name],
     )
-    checkpoint = tmp_path / "model.ckpt"
-    torch.save(
-        {
-            "state_dict": task.state_dict(),
-            "hyper_parameters": dict(task.hparams),
-            "datamodule_hyper_parameters": {"num_frames": 8, "size": 32, "num_clips": 1, "eval_stride": 1},
-            "pytorch-lightning_version": "2.6.0",
-        },
-        checkpoint,
-    )
+    data = {"num_frames": 8, "size": 32, "num_clips": 1, "eval_stride": 1}
+    checkpoint = save_video_checkpoint(task, tmp_path / "model.ckpt", data)
     out = tmp_path / "bundle"
     assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--preset", "export/default.yaml"]) == 0
     parity = json.loads((out / "manifest.json").read_text())["parity"]
