@@ -122,6 +122,9 @@ def run_video(args: argparse.Namespace) -> int:
     if args.budget is not None and args.budget <= 0:
         print("error: --budget must be positive", file=sys.stderr)
         return 2
+    if args.threads is not None and args.threads < 1:
+        print("error: --threads must be at least 1", file=sys.stderr)
+        return 2
     cfg = VideoBenchConfig(data_dir=args.data_dir)
     if args.quick:
         cfg = VideoBenchConfig(
@@ -130,6 +133,8 @@ def run_video(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.budget is not None:
         cfg = replace(cfg, train_budget_s=args.budget if not args.quick else min(args.budget, cfg.train_budget_s))
+    if args.threads is not None:
+        cfg = replace(cfg, threads=args.threads)
     json_path = Path(args.json) if args.json else Path("benchmarks") / f"video-cpu{'-quick' if args.quick else ''}.json"
     md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
     payload = run_video_bench(cfg, json_path, md_path)
@@ -218,5 +223,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument(
         "--budget", type=float, help="training seconds of the three models together (default 630, split 33/53/14 %%)"
     )
+    video.add_argument("--threads", type=int, help="torch threads while training (default 1: fastest on a busy CPU)")
     video.add_argument("--quick", action="store_true", help="a tiny 2-class run to check the plumbing (~1 min)")
     video.set_defaults(func=run_video)

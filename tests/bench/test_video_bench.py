@@ -78,6 +78,15 @@ def test_training_budget_is_split_between_the_models():
     assert cfg.budget_for("frame") > cfg.budget_for("patch") > cfg.budget_for("softmax")
 
 
+def test_cli_refuses_a_bad_budget_or_thread_count(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    assert main(["bench", "video", "--budget", "0", "--data-dir", data]) == 2
+    assert "--budget must be positive" in capsys.readouterr().err
+    assert main(["bench", "video", "--threads", "0", "--data-dir", data]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # refused before generating anything
+
+
 @pytest.mark.slow
 def test_quick_run_writes_json_and_markdown(tmp_path):
     out = tmp_path / "video.json"
