@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from torch import Tensor
 
 from latte_vt.bench.measure import run_worker, time_fn
 from latte_vt.bench.report import environment, fmt_bytes, fmt_ratio, fmt_seconds, markdown_table, write_outputs
+
+if TYPE_CHECKING:
+    from latte_vt.data.synthetic.video import VideoSynthConfig
 
 
 @dataclass
@@ -74,6 +78,27 @@ class VideoBenchConfig:
     def budget_for(self, kind: str) -> float:
         """Training seconds of one model: its share of ``train_budget_s``."""
         return self.train_budget_s * dict(self.budget_shares)[kind]
+
+
+def synthetic_set_matches(root: Path, synth: VideoSynthConfig) -> bool:
+    """Whether ``root`` holds a complete synthetic set made with ``synth``'s settings.
+
+    A set made with other settings (say, by an older version of this benchmark) is reported and its
+    ``meta.json`` removed, so it is generated again in place rather than silently measured.
+    """
+    import json
+
+    meta_path = root / "meta.json"
+    if not meta_path.is_file():
+        return False
+    made = json.loads(meta_path.read_text()).get("config", {})
+    wanted = json.loads(json.dumps(asdict(synth)))  # tuples as lists, like the file
+    keys = ("classes", "n", "frames", "size", "seed", "splits")
+    if all(made.get(k) == wanted[k] for k in keys):
+        return True
+    print(f"{root} holds a synthetic set made with other settings; generating it again", flush=True)
+    meta_path.unlink()
+    return False
 
 
 def load_split(cfg: VideoBenchConfig, split: str) -> tuple[Tensor, Tensor, list[str]]:
@@ -333,7 +358,7 @@ def run_video_bench(cfg: VideoBenchConfig, json_path: Path, md_path: Path) -> di
     load_start = round(os.getloadavg()[0], 2)
     root = Path(cfg.data_dir)
     synth = VideoSynthConfig(cfg.classes, cfg.clips_per_class, cfg.video_frames, cfg.video_size, cfg.seed)
-    if not (root / "meta.json").is_file():
+    if not synthetic_set_matches(root, synth):
         write_video_synthetic(root, synth)
     data = {}
     for split in ("train", "val"):

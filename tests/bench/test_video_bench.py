@@ -13,6 +13,7 @@ from latte_vt.bench.video import (
     eval_clips,
     partners,
     shuffle_frames,
+    synthetic_set_matches,
     train_batch,
     within_pair_accuracy,
 )
@@ -76,6 +77,18 @@ def test_training_budget_is_split_between_the_models():
     cfg = VideoBenchConfig(train_budget_s=100.0)
     assert sum(cfg.budget_for(kind) for kind in cfg.models) == pytest.approx(100.0)
     assert cfg.budget_for("frame") > cfg.budget_for("patch") > cfg.budget_for("softmax")
+
+
+def test_a_synthetic_set_made_with_other_settings_is_generated_again(tmp_path):
+    from latte_vt.data.synthetic.video import VideoSynthConfig, write_video_synthetic
+
+    made = VideoSynthConfig(classes=2, n=3, frames=4, size=32, workers=1)
+    assert not synthetic_set_matches(tmp_path, made)  # nothing there yet
+    write_video_synthetic(tmp_path, made, progress=False)
+    assert synthetic_set_matches(tmp_path, made)
+    assert synthetic_set_matches(tmp_path, VideoSynthConfig(classes=2, n=3, frames=4, size=32, workers=0))
+    assert not synthetic_set_matches(tmp_path, VideoSynthConfig(classes=2, n=4, frames=4, size=32, workers=1))
+    assert not (tmp_path / "meta.json").exists()  # marked incomplete, so the next run writes it again
 
 
 def test_cli_refuses_a_bad_budget_or_thread_count(tmp_path, capsys):
