@@ -42,8 +42,6 @@ class CausalLocalMix(nn.Module):
         """One token x_t (B, D) and the previous K-1 inputs (B, K-1, D) -> output (B, D), next state."""
         if state is None:
             state = self.initial_state(x_t.shape[0], x_t.device, x_t.dtype)
-        k = self.kernel
-        # (B, K, D): the history then x_t, built with pads (a `cat` node would clash with the ONNX input "cat")
-        window = F.pad(state, (0, 0, 0, 1)) + F.pad(x_t[:, None], (0, 0, k - 1, 0))
+        window = torch.cat([state, x_t[:, None]], dim=1)  # (B, K, D): the history, then x_t
         out = (window * self.weight.t()[None]).sum(1)  # (B, D)
         return out, window[:, 1:]

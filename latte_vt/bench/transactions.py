@@ -11,6 +11,7 @@ and a precision-recall PNG with the three curves.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import tempfile
 import time
@@ -162,7 +163,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    began = time.perf_counter()
+    began, load_at_start = time.perf_counter(), list(os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         data = _prepare(cfg, Path(cfg.data_dir or tmp))
     events, encoded, pre = data["events"], data["encoded"], data["pre"]
@@ -226,7 +227,8 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     payload = {
         "benchmark": "transactions",
         "config": asdict(cfg),
-        "environment": environment("cpu") | {"load_average_at_start": _loadavg()},
+        "environment": environment("cpu")
+        | {"load_average_at_start": load_at_start, "load_average_at_end": list(os.getloadavg())},
         "data": {
             "events": encoded.height,
             "test_events": int(in_test.sum()),
@@ -263,13 +265,6 @@ def median_run(runs: list[Run]) -> Run:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def _loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
-
-
 def markdown(payload: dict) -> str:
     """The report: one row per model, per-scenario recall, and the long-account scaling table."""
     models = payload["models"]
@@ -301,7 +296,8 @@ def markdown(payload: dict) -> str:
             f"from {d['test_start']} ({d['test_events']:,} events, {d['test_positives']} labelled fraud). Sequence "
             "models score each account's full history in one causal pass; the GBDT uses polars rolling features. "
             f"Total run {payload['total_s'] / 60:.1f} min on {env['cpu_count']} CPU cores (load average at start "
-            f"{env.get('load_average_at_start')}; the machine was shared, so times are indicative).",
+            f"{env['load_average_at_start']}, at the end {env['load_average_at_end']}; the machine was shared, so "
+            "times are indicative).",
             markdown_table(
                 [
                     "model",

@@ -31,7 +31,21 @@ def _export(
             opset_version=opset,
             verbose=False,
         )
+    _rename_clashing_values(program.model.graph, set(inputs) | set(outputs))
     program.save(str(path), external_data=False)
+
+
+def _rename_clashing_values(graph, names: set[str]) -> None:
+    """The exporter names intermediate values after their op (a ``torch.cat`` gives "cat"); one that
+    takes the name of a graph input or output makes the model invalid ("Duplicate definition"), so it
+    gets a fresh name (nodes of subgraphs such as the chunk scan's body included)."""
+    from onnx_ir.traversal import RecursiveGraphIterator
+
+    io = {*graph.inputs, *graph.outputs}
+    for node in RecursiveGraphIterator(graph):
+        for i, value in enumerate(node.outputs):
+            if value.name in names and value not in io:
+                value.name = f"{value.name}__{node.name or node.op_type}_{i}"
 
 
 def export_video_graph(graph: VideoGraph, num_frames: int, image_size: int, path: Path, opset: int) -> dict:

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 import torch
+from stepping import step_through
 
 from latte_vt.attention import latte_bidirectional, latte_causal
 from latte_vt.attention.mixers import macchiato_mix, sliding_window_attention
@@ -30,12 +31,9 @@ def test_step_equals_forward(mixer, options):
     x = torch.randn(3, 21, 32)
     with torch.no_grad():
         full = enc(x)
-        states, steps = None, []
-        for t in range(x.shape[1]):
-            y_t, states = enc.step(x[:, t], states)
-            steps.append(y_t)
+    stepped, _ = step_through(enc, x)
     assert full.shape == (3, 21, 32)
-    assert (torch.stack(steps, dim=1) - full).abs().max().item() <= 1e-5
+    assert (stepped - full).abs().max().item() <= 1e-5
 
 
 @pytest.mark.parametrize("mixer,causal", list(itertools.product(MIXERS, [False, True])))

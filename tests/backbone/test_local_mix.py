@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from stepping import step_through
 
 from latte_vt.backbone import LatteConfig, LatteEncoder
 from latte_vt.backbone.local_mix import CausalLocalMix
@@ -31,12 +32,9 @@ def test_step_equals_forward_with_local_mix():
     x = torch.randn(3, 21, 32)
     with torch.no_grad():
         full = enc(x)
-        states, steps = None, []
-        for t in range(x.shape[1]):
-            y_t, states = enc.step(x[:, t], states)
-            steps.append(y_t)
+    stepped, states = step_through(enc, x)
     assert states[0][1].shape == (3, 3, 32)  # the last K-1 mixer inputs of layer 0
-    assert (torch.stack(steps, dim=1) - full).abs().max().item() <= 1e-5
+    assert (stepped - full).abs().max().item() <= 1e-5
 
 
 def test_left_padding_never_reaches_real_tokens_and_matches_a_fresh_history():
