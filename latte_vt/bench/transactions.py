@@ -160,6 +160,8 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     from latte_vt.models.transactions import TransactionScorer
     from latte_vt.tasks.plots import pr_curve_png
 
+    if cfg.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1 (training runs per model), got {cfg.seeds}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

@@ -108,7 +108,11 @@ def run_transactions(args: argparse.Namespace) -> int:
     )
     json_path = Path(args.json) if args.json else Path("benchmarks") / "transactions-cpu.json"
     md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
-    payload = run_transaction_bench(cfg, json_path, md_path, json_path.with_name(json_path.stem + "-pr.png"))
+    try:
+        payload = run_transaction_bench(cfg, json_path, md_path, json_path.with_name(json_path.stem + "-pr.png"))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     return 0 if payload["goal_latte_ap_ge_best_baseline"] else 1

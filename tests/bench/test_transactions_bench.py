@@ -62,6 +62,12 @@ def test_median_run_reports_the_middle_seed():
     assert median_run(runs[:2]).seed == 1  # even count: the lower middle, never an average of two runs
 
 
+def test_zero_seeds_is_a_usage_error(tmp_path, capsys):
+    assert main(["bench", "transactions", "--seeds", "0", "--json", str(tmp_path / "tx.json")]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "tx.json").exists()
+
+
 @pytest.mark.slow
 def test_bench_transactions_tiny_run_writes_json_markdown_and_png(tmp_path):
     out = tmp_path / "tx.json"
