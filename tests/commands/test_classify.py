@@ -47,7 +47,10 @@ def test_folder_json_lists_predictions_and_unreadable_files(checkpoint, folder, 
     preds = {Path(p["path"]).name: p for p in payload["predictions"]}
     assert set(preds) == {"a.mp4", "short.mkv", "b.mp4"}
     for p in preds.values():
-        assert len(p["labels"]) == 2 and set(p["labels"]) == {"moving_left", "moving_right"}  # top-k capped at 2
+        assert len(p["labels"]) == 2 and set(p["labels"]) == {
+            "square_circle_triangle",
+            "triangle_circle_square",
+        }  # top-k capped at 2
         assert abs(sum(p["probs"]) - 1) < 1e-4 and p["probs"][0] >= p["probs"][1]
     failures = {Path(f["path"]).name: f for f in payload["failures"]}
     assert set(failures) == {"empty.mp4", "noise.webm", "notes.mp4"}

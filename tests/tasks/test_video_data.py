@@ -22,7 +22,7 @@ def tiny_root(tmp_path_factory):
 def test_generates_the_set_when_missing_and_reports_classes(tiny_root):
     assert (tiny_root / "meta.json").is_file()
     dm = VideoDataModule(str(tiny_root), num_frames=4, size=32)
-    assert dm.data_info == {"num_classes": 2, "classes": ["moving_left", "moving_right"]}
+    assert dm.data_info == {"num_classes": 2, "classes": ["square_circle_triangle", "triangle_circle_square"]}
     assert dm.hparams.num_frames == 4 and dm.hparams.size == 32  # saved into checkpoints
 
 
@@ -50,7 +50,13 @@ def test_bad_files_are_reported_and_dropped_from_batches(tiny_root, tmp_path):
         writer = csv.writer(fh)
         writer.writerow(["path", "label"])
         writer.writerows([[str(tiny_root / p), label] for p, label in rows])
-        writer.writerows([["broken.mp4", "moving_left"], ["empty.mp4", "moving_right"], ["gone.mp4", "moving_left"]])
+        writer.writerows(
+            [
+                ["broken.mp4", "square_circle_triangle"],
+                ["empty.mp4", "triangle_circle_square"],
+                ["gone.mp4", "square_circle_triangle"],
+            ]
+        )
     for split in ("val", "test"):
         (tmp_path / f"{split}.csv").write_text(
             (tiny_root / f"{split}.csv").read_text().replace("videos/", f"{tiny_root}/videos/")

@@ -33,7 +33,7 @@ def test_tiny_cpu_fit_loss_falls_then_test_writes_the_confusion_matrix(tmp_path)
     raw = torch.load(ckpt, map_location="cpu", weights_only=True)
     data = raw["datamodule_hyper_parameters"]
     assert (data["num_frames"], data["size"], data["num_clips"]) == (4, 32, 2)
-    assert raw["hyper_parameters"]["data_info"]["classes"] == ["moving_left", "moving_right"]
+    assert raw["hyper_parameters"]["data_info"]["classes"] == ["square_circle_triangle", "triangle_circle_square"]
     assert main(["test", "--config", str(config), "--ckpt_path", str(ckpt)]) == 0
     assert list((tmp_path / "runs").rglob("confusion_matrix.png"))
 

@@ -1,7 +1,19 @@
 """Synthetic temporal video classes: ``latte-vt data video-synthetic --out DIR``.
 
 Classes come in time-reversed pairs. A clip of the second class of a pair is a clip of the first,
-drawn from the same generator, with its frames in reverse order:
+drawn from the same generator, with its frames in reverse order. The first three pairs (the default
+six classes) are *orderings*: a square, a circle and a triangle each appear once, one after the
+other, each for a few frames while it slides and changes size a little in a random direction; the
+class is the order in which they appear:
+
+* ``square_circle_triangle`` / ``triangle_circle_square``
+* ``circle_triangle_square`` / ``square_triangle_circle``
+* ``triangle_square_circle`` / ``circle_square_triangle``
+
+Every clip of these six classes shows the same three events (never two at once, durations and gaps
+drawn independently of the class), so all six have the same distribution of frame *sets*: a model that
+ignores frame order (mean frame, bag of frames, shuffled clips) cannot beat chance among them (1/6).
+Five further pairs (``--classes`` up to 16) are motions:
 
 * ``moving_right`` / ``moving_left``: a large shape slides across the frame.
 * ``moving_down`` / ``moving_up``: the same, vertically.
@@ -9,8 +21,9 @@ drawn from the same generator, with its frames in reverse order:
 * ``growing`` / ``shrinking``: a shape scales up (down) around its centre.
 * ``a_before_b`` / ``b_before_a``: a square flashes, then a circle (or the reverse).
 
-So the two classes of a pair have exactly the same distribution of frame *sets*: a model that ignores
-frame order (mean frame, bag of frames, shuffled clips) cannot beat chance within a pair. Per clip
+The two classes of a motion pair have the same distribution of frame sets, so an order-blind model
+cannot beat chance *within* such a pair; it can still tell the pairs apart (a horizontal path is not
+a vertical one), so shuffled-frame accuracy over motion classes can reach one in two. Per clip
 the generator randomises resolution (even sides between 60 % of ``size`` and ``size``, avoiding the
 widths decord 0.6.0 cannot decode), frame rate (25 or 29.97), background, colours, object size,
 speed, start time and 1-3 smaller distractor shapes (static or slowly drifting in any direction).
@@ -35,7 +48,17 @@ from pathlib import Path
 
 import numpy as np
 
+ORDERS = {
+    "square_circle_triangle": ("square", "circle", "triangle"),
+    "circle_triangle_square": ("circle", "triangle", "square"),
+    "triangle_square_circle": ("triangle", "square", "circle"),
+}
+"""Forward ordering classes: the shapes in the order they appear (the reversal is the partner class)."""
+
 PAIRS = (
+    ("square_circle_triangle", "triangle_circle_square"),
+    ("circle_triangle_square", "square_triangle_circle"),
+    ("triangle_square_circle", "circle_square_triangle"),
     ("moving_right", "moving_left"),
     ("moving_down", "moving_up"),
     ("rotating_clockwise", "rotating_counterclockwise"),
@@ -103,6 +126,7 @@ def _triangle(yy: np.ndarray, xx: np.ndarray, cy: np.ndarray, cx: np.ndarray, r:
 
 
 SHAPES = (_disc, _square, _triangle)
+SHAPE_BY_NAME = {"circle": _disc, "square": _square, "triangle": _triangle}
 Layer = tuple[np.ndarray, np.ndarray]  # mask (F, H, W) or broadcastable bool, colour (3,) float32
 
 
@@ -117,8 +141,48 @@ def _col(values: np.ndarray) -> np.ndarray:
     return values.reshape(-1, 1, 1)  # (F,) -> (F, 1, 1), broadcasts over the frame
 
 
+def event_spans(frames: int, events: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``events`` disjoint frame spans ``[start, stop)`` in time order, drawn the same way forwards and
+    backwards: durations between ``frames // 8`` and ``frames // 4`` (at least 1), and the frames left
+    over shared at random between the gap before, the gaps between and the gap after."""
+    low = max(1, frames // 8)
+    durations = rng.integers(low, max(low, frames // 4) + 1, events)
+    slack = frames - int(durations.sum())
+    if slack < 0:
+        raise ValueError(f"{events} events do not fit in {frames} frames")
+    gaps = rng.multinomial(slack, np.full(events + 1, 1 / (events + 1)))
+    starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(durations[:-1])])
+    return [(int(a), int(a + d)) for a, d in zip(starts, durations, strict=True)]
+
+
+def _ordered_events(
+    shapes: tuple[str, ...], F: int, H: int, W: int, rng: np.random.Generator, bg: np.ndarray
+) -> list[Layer]:
+    """One layer per shape, visible only during its own span; while visible it slides and changes
+    size linearly, around a random midpoint, in a random direction (so played backwards it is a draw
+    of the same kind)."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    m = min(H, W)
+    t = np.arange(F)
+    layers = []
+    for name, (start, stop) in zip(shapes, event_spans(F, len(shapes), rng), strict=True):
+        # (F,) -0.5 -> 0.5 over the span (0 for a one-frame span)
+        u = np.clip((t - start) / (stop - start - 1), 0.0, 1.0) - 0.5 if stop - start > 1 else np.zeros(F)
+        r = rng.uniform(0.11, 0.15) * m + rng.uniform(-0.03, 0.03) * m * u  # (F,)
+        dist, angle = rng.uniform(0.0, 0.25) * m, rng.uniform(0, 2 * np.pi)
+        reach = 0.18 * m + dist / 2
+        cy = rng.uniform(reach, H - reach) + dist * np.sin(angle) * u  # (F,)
+        cx = rng.uniform(reach, W - reach) + dist * np.cos(angle) * u
+        on = _col((t >= start) & (t < stop))  # (F, 1, 1)
+        mask = SHAPE_BY_NAME[name](yy, xx, _col(cy), _col(cx), _col(r)) & on
+        layers.append((mask, _colour(rng, bg)))
+    return layers
+
+
 def _main_object(kind: str, F: int, H: int, W: int, rng: np.random.Generator, bg: np.ndarray) -> list[Layer]:
-    """Layers (mask (F, H, W), colour (3,)) of the forward-class object."""
+    """Layers (mask (F, H, W), colour (3,)) of the forward-class object(s)."""
+    if kind in ORDERS:
+        return _ordered_events(ORDERS[kind], F, H, W, rng, bg)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     m = min(H, W)
     p = _track(F, rng)  # (F,)
@@ -312,7 +376,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = VideoSynthConfig()
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
-        "--classes", type=int, default=d.classes, help=f"even number of classes, 2-10 (default {d.classes})"
+        "--classes",
+        type=int,
+        default=d.classes,
+        help=f"even number of classes, 2-{2 * len(PAIRS)} (default {d.classes})",
     )
     parser.add_argument("--n", type=int, default=d.n, help=f"clips per class (default {d.n})")
     parser.add_argument("--frames", type=int, default=d.frames, help=f"frames per clip (default {d.frames})")

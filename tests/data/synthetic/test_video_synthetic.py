@@ -13,7 +13,15 @@ import torch
 import torch.nn.functional as F
 
 from latte_vt.cli import main
-from latte_vt.data.synthetic.video import PAIRS, VideoSynthConfig, _ClipJob, _make_clip, write_video_synthetic
+from latte_vt.data.synthetic.video import (
+    ORDERS,
+    PAIRS,
+    VideoSynthConfig,
+    _ClipJob,
+    _make_clip,
+    event_spans,
+    write_video_synthetic,
+)
 from latte_vt.data.video.probe import probe_many
 from latte_vt.data.video.reader import read_frames
 
@@ -22,7 +30,7 @@ N_PER_CLASS = 24
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory) -> Path:
-    """Left/right and down/up, 24 clips each, small frames: written through the CLI."""
+    """The first two ordering pairs, 24 clips each, small frames: written through the CLI."""
     out = tmp_path_factory.mktemp("synth")
     args = ["data", "video-synthetic", "--out", str(out), "--classes", "4", "--n", str(N_PER_CLASS), "--size", "64"]
     assert main([*args, "--seed", "3", "--workers", "2"]) == 0
@@ -36,7 +44,10 @@ def read_split(root: Path, split: str) -> list[dict[str, str]]:
 
 def test_split_files_are_consistent(synth):
     classes = (synth / "classes.txt").read_text().split()
-    assert classes == sorted(["moving_right", "moving_left", "moving_down", "moving_up"])
+    assert classes == sorted([name for pair in PAIRS[:2] for name in pair])
+    assert classes == sorted(
+        ["square_circle_triangle", "triangle_circle_square", "circle_triangle_square", "square_triangle_circle"]
+    )
     splits = {name: read_split(synth, name) for name in ("train", "val", "test")}
     paths = [row["path"] for rows in splits.values() for row in rows]
     assert len(paths) == len(set(paths)) == 4 * N_PER_CLASS  # disjoint, nothing lost
@@ -84,30 +95,76 @@ def clip_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return grey.mean(0).flatten().numpy(), (t[:, None, None] * edges).sum(0).flatten().numpy()
 
 
-def nearest_centroid_loo(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    """Leave-one-out accuracy of a nearest-centroid classifier on standardised features."""
-    X = np.stack(a + b)
-    y = np.array([0] * len(a) + [1] * len(b))
+def nearest_centroid_loo(groups: list[list[np.ndarray]]) -> float:
+    """Leave-one-out accuracy of a nearest-centroid classifier on standardised features (one group per class)."""
+    X = np.stack([f for g in groups for f in g])
+    y = np.concatenate([np.full(len(g), c) for c, g in enumerate(groups)])
     X = (X - X.mean(0)) / (X.std(0) + 1e-6)
     correct = 0
     for i in range(len(X)):
         rest = np.arange(len(X)) != i
-        centroids = [X[rest & (y == c)].mean(0) for c in (0, 1)]
+        centroids = [X[rest & (y == c)].mean(0) for c in range(len(groups))]
         correct += int(np.argmin([np.linalg.norm(X[i] - c) for c in centroids]) == y[i])
     return correct / len(X)
 
 
-def test_only_frame_order_separates_a_pair(synth):
-    rows = [row for split in ("train", "val", "test") for row in read_split(synth, split)]
+@pytest.fixture(scope="module")
+def motion_features(tmp_path_factory) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Clip features of 24 left and 24 right clips."""
+    out = tmp_path_factory.mktemp("motion")
     features: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for row in rows:
-        features.setdefault(row["label"], []).append(clip_features(synth / row["path"]))
-    for forward, backward in PAIRS[:2]:
-        a, b = features[forward], features[backward]
-        order_free = nearest_centroid_loo([f[0] for f in a], [f[0] for f in b])
-        ordered = nearest_centroid_loo([f[1] for f in a], [f[1] for f in b])
-        assert order_free <= 0.5 + 0.22, (forward, order_free)  # chance (48 clips: sd ~ 0.07)
-        assert ordered >= 0.9, (forward, ordered)
+    for label, reverse in (("moving_right", False), ("moving_left", True)):
+        for i in range(N_PER_CLASS):
+            job = _ClipJob(str(out), label, "moving_right", reverse, i, frames=16, size=64, seed=(5, int(reverse), i))
+            features.setdefault(label, []).append(clip_features(out / _make_clip(job)[0]))
+    return features
+
+
+def test_only_frame_order_separates_a_motion_pair(motion_features):
+    a, b = motion_features["moving_right"], motion_features["moving_left"]
+    order_free = nearest_centroid_loo([[f[0] for f in a], [f[0] for f in b]])
+    ordered = nearest_centroid_loo([[f[1] for f in a], [f[1] for f in b]])
+    assert order_free <= 0.5 + 0.22, order_free  # chance (48 clips: sd ~ 0.07)
+    assert ordered >= 0.9, ordered
+
+
+def order_free_features(x: np.ndarray) -> np.ndarray:
+    """Features of a decoded clip (F, H, W, 3) that ignore frame order: the frames' object areas, sorted,
+    and how far the objects' centres spread across and down the frame (over frames with an object)."""
+    off = np.abs(x - np.median(x, axis=0)).max(-1) > 30  # (F, H, W) pixels off the background
+    _, H, W = off.shape
+    yy, xx = np.mgrid[0:H, 0:W]
+    centres = np.array([(xx[m].mean() / W, yy[m].mean() / H) for m in off if m.any()]).reshape(-1, 2)  # (k, 2)
+    spread = centres.std(0) if len(centres) else np.zeros(2)
+    return np.concatenate([np.sort(off.mean((1, 2))), spread, [spread[0] / (spread[1] + 1e-3)]])
+
+
+def test_no_order_free_feature_separates_the_ordering_classes(synth):
+    """Across pairs too. (The same features name a motion pair: about 0.5 among left/right/down/up.)"""
+    features: dict[str, list[np.ndarray]] = {}
+    for split in ("train", "val", "test"):
+        for row in read_split(synth, split):
+            x = read_frames(synth / row["path"], range(16)).astype(np.float32)
+            features.setdefault(row["label"], []).append(order_free_features(x))
+    accuracy = nearest_centroid_loo(list(features.values()))
+    assert accuracy <= 0.25 + 0.15, accuracy  # chance among 4 classes is 0.25 (96 clips: sd ~ 0.045)
+
+
+def test_ordering_events_are_disjoint_in_order_and_symmetric_in_time():
+    rng = np.random.default_rng(0)
+    firsts, lasts = [], []
+    for frames in (4, 12, 16, 64):
+        for _ in range(500):
+            spans = event_spans(frames, 3, rng)
+            assert spans[0][0] >= 0 and spans[-1][1] <= frames
+            assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:] + [(frames, frames)], strict=True))
+            if frames == 16:
+                firsts.append(spans[0][0])
+                lasts.append(frames - spans[-1][1])
+    assert abs(np.mean(firsts) - np.mean(lasts)) < 0.2  # the gap before is drawn like the gap after
+    assert sorted(ORDERS) == sorted(pair[0] for pair in PAIRS[:3])
+    assert {tuple(reversed(ORDERS[a])) for a in ORDERS} == {tuple(b.split("_")) for _, b in PAIRS[:3]}
+    assert len({shapes for shapes in ORDERS.values()} | {tuple(b.split("_")) for _, b in PAIRS[:3]}) == 6
 
 
 def test_bad_settings_are_clear_errors(tmp_path, capsys):
