@@ -84,7 +84,7 @@ class VideoBenchConfig:
 def synthetic_set_matches(root: Path, synth: VideoSynthConfig) -> bool:
     """Whether ``root`` holds a complete synthetic set made with ``synth``'s settings.
 
-    A set made with other settings (say, by an older version of this benchmark) is reported and its
+    A set made with other settings or by another generator version is reported and its
     ``meta.json`` removed, so it is generated again in place rather than silently measured.
     """
     import json
@@ -92,10 +92,13 @@ def synthetic_set_matches(root: Path, synth: VideoSynthConfig) -> bool:
     meta_path = root / "meta.json"
     if not meta_path.is_file():
         return False
-    made = json.loads(meta_path.read_text()).get("config", {})
+    from latte_vt.data.synthetic.video import GENERATOR_VERSION
+
+    meta = json.loads(meta_path.read_text())
+    made = meta.get("config", {})
     wanted = json.loads(json.dumps(asdict(synth)))  # tuples as lists, like the file
     keys = ("classes", "n", "frames", "size", "seed", "splits")
-    if all(made.get(k) == wanted[k] for k in keys):
+    if meta.get("version") == GENERATOR_VERSION and all(made.get(k) == wanted[k] for k in keys):
         return True
     print(f"{root} holds a synthetic set made with other settings; generating it again", flush=True)
     meta_path.unlink()

@@ -40,7 +40,7 @@ class VideoDataModule(L.LightningDataModule):
         std: per-channel normalisation std.
         predict_split: split that ``latte-vt predict`` runs over.
         generate_if_missing: write the synthetic set into ``root`` when it holds no ``meta.json``.
-        synthetic_classes: synthetic generator: number of classes (even, 2-10).
+        synthetic_classes: synthetic generator: number of classes (even, 2-16; the first six: frame order).
         synthetic_n: synthetic generator: clips per class.
         synthetic_frames: synthetic generator: frames per clip.
         synthetic_size: synthetic generator: largest frame side in px.

@@ -89,6 +89,10 @@ def test_a_synthetic_set_made_with_other_settings_is_generated_again(tmp_path):
     assert synthetic_set_matches(tmp_path, VideoSynthConfig(classes=2, n=3, frames=4, size=32, workers=0))
     assert not synthetic_set_matches(tmp_path, VideoSynthConfig(classes=2, n=4, frames=4, size=32, workers=1))
     assert not (tmp_path / "meta.json").exists()  # marked incomplete, so the next run writes it again
+    write_video_synthetic(tmp_path, made, progress=False)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    (tmp_path / "meta.json").write_text(json.dumps({**meta, "version": meta["version"] - 1}))
+    assert not synthetic_set_matches(tmp_path, made)  # same settings, older generator: other clips
 
 
 def test_cli_refuses_a_bad_budget_or_thread_count(tmp_path, capsys):

@@ -67,6 +67,9 @@ PAIRS = (
 )
 """(forward class, its time reversal), in the order ``--classes`` takes them."""
 
+GENERATOR_VERSION = 2
+"""Bumped when the same settings would draw different clips (2: the ordering classes come first)."""
+
 FRAME_RATES = (Fraction(25), Fraction(30000, 1001))
 DECORD_BAD_WIDTHS = frozenset({16, 24, 48, 72})
 
@@ -349,6 +352,7 @@ def write_video_synthetic(out: str | Path, cfg: VideoSynthConfig, progress: bool
     (out / "classes.txt").write_text("".join(f"{name}\n" for name in sorted(cfg.class_names())))
     meta = {
         "generator": "video-synthetic",
+        "version": GENERATOR_VERSION,
         "config": asdict(cfg),
         "pairs": [list(p) for p in PAIRS[: cfg.classes // 2]],
         "clips": len(rows),
