@@ -1,18 +1,20 @@
 """Where live scoring keeps each entity's state: in memory, or durably in an embedded SQLite file.
 
 An entity's state is ``step.onnx``'s recurrent state (every layer's S, z, m as float32 arrays) plus the
-preprocessor's ``EntityHistory`` (last event time, event count, amount sum, field-value bitsets).  Both
+preprocessor's ``EntityHistory`` (last event time, event count, amount sum, field-value bitsets, per-field
+time of the latest other-valued event).  Both
 stores answer ``get``/``put``/``items`` and keep a ``meta`` dict (events applied, and for
 ``latte-vt stream`` the input/output byte offsets) that ``checkpoint`` makes durable.
 
 ``SQLiteStateStore`` layout (WAL journal, ``synchronous=FULL``, one writer process at a time)::
 
     entity_state(entity TEXT PRIMARY KEY, last_time_us INTEGER, event_count INTEGER,
-                 sum_log_amount REAL, last_bucket BLOB, seen BLOB, state BLOB)
+                 sum_log_amount REAL, last_bucket BLOB, seen BLOB, other_time_us BLOB, state BLOB)
     meta(key TEXT PRIMARY KEY, value TEXT)        -- JSON values
 
 ``state`` is the float32 (little-endian) concatenation of the step state arrays, whose names and shapes
-are in ``meta['layout']``; ``last_bucket`` is int64 (F,), ``seen`` uint8 (F, HASH_BUCKETS // 8).  Puts
+are in ``meta['layout']``; ``last_bucket`` and ``other_time_us`` are int64 (F,), ``seen`` uint8
+(F, HASH_BUCKETS // 8).  Puts
 stay in memory until ``checkpoint(**meta)``, which writes every changed entity and the meta in ONE
 transaction: after a crash the file holds exactly the last checkpoint, never half of one.
 """
@@ -33,7 +35,7 @@ from latte_vt.data.transactions.history import HASH_BUCKETS, EntityHistory
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: other_time_us per tracked field
 
 
 class StateStoreError(RuntimeError):
@@ -139,7 +141,7 @@ class SQLiteStateStore:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS entity_state (entity TEXT PRIMARY KEY, last_time_us INTEGER, "
             "event_count INTEGER NOT NULL, sum_log_amount REAL NOT NULL, last_bucket BLOB NOT NULL, "
-            "seen BLOB NOT NULL, state BLOB NOT NULL)"
+            "seen BLOB NOT NULL, other_time_us BLOB NOT NULL, state BLOB NOT NULL)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.meta = {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
@@ -163,8 +165,8 @@ class SQLiteStateStore:
         if entity in self._cache:
             return self._cache[entity]
         row = self._db.execute(
-            "SELECT last_time_us, event_count, sum_log_amount, last_bucket, seen, state FROM entity_state "
-            "WHERE entity = ?",
+            "SELECT last_time_us, event_count, sum_log_amount, last_bucket, seen, other_time_us, state "
+            "FROM entity_state WHERE entity = ?",
             (entity,),
         ).fetchone()
         if row is None:
@@ -180,7 +182,8 @@ class SQLiteStateStore:
     def items(self) -> Iterator[tuple[str, EntityState]]:
         """Every entity's state (saved ones, with unsaved changes applied), in entity order."""
         saved = self._db.execute(
-            "SELECT entity, last_time_us, event_count, sum_log_amount, last_bucket, seen, state FROM entity_state"
+            "SELECT entity, last_time_us, event_count, sum_log_amount, last_bucket, seen, other_time_us, state "
+            "FROM entity_state"
         ).fetchall()
         merged = {e: self._cache.get(e) or self._decode(e, row) for e, *row in saved}
         merged |= {e: self._cache[e] for e in self._dirty}
@@ -192,7 +195,7 @@ class SQLiteStateStore:
         rows = [(e, *self._encode(self._cache[e])) for e in sorted(self._dirty)]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR REPLACE INTO entity_state VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO entity_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._write_meta(self.meta)
             self._db.execute("COMMIT")
         except BaseException:
@@ -213,7 +216,7 @@ class SQLiteStateStore:
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in sorted(meta.items())]
         )
 
-    def _encode(self, state: EntityState) -> tuple[int | None, int, float, bytes, bytes, bytes]:
+    def _encode(self, state: EntityState) -> tuple[int | None, int, float, bytes, bytes, bytes, bytes]:
         h = state.history
         last = None if h.last_time is None else (h.last_time - EPOCH) // MICROSECOND
         arrays = np.concatenate([np.asarray(a, dtype="<f4").ravel() for a in state.arrays])
@@ -223,14 +226,16 @@ class SQLiteStateStore:
             float(h.sum_log_amount),
             np.asarray(h.last_bucket, dtype="<i8").tobytes(),
             np.asarray(h.seen, dtype=np.uint8).tobytes(),
+            np.asarray(h.other_time_us, dtype="<i8").tobytes(),
             arrays.tobytes(),
         )
 
     def _decode(self, entity: str, row: tuple) -> EntityState:
-        last_us, count, total, last_bucket, seen, blob = row
+        last_us, count, total, last_bucket, seen, other_time, blob = row
         flat = np.frombuffer(blob, dtype="<f4")
         F = self.layout.history_fields
-        if flat.size != sum(self.layout.sizes) or len(last_bucket) != 8 * F or len(seen) != F * HASH_BUCKETS // 8:
+        sizes_ok = len(last_bucket) == len(other_time) == 8 * F and len(seen) == F * HASH_BUCKETS // 8
+        if flat.size != sum(self.layout.sizes) or not sizes_ok:
             raise StateStoreError(f"state store {self.path}: the state of entity {entity!r} is corrupt (wrong size)")
         bounds = np.cumsum([0, *self.layout.sizes])
         arrays = [flat[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], self.layout.shapes, strict=True)]
@@ -241,5 +246,6 @@ class SQLiteStateStore:
             total,
             np.frombuffer(last_bucket, dtype="<i8"),
             np.frombuffer(seen, dtype=np.uint8).reshape(F, HASH_BUCKETS // 8),
+            np.frombuffer(other_time, dtype="<i8"),
         )
         return EntityState(arrays, history)

@@ -218,6 +218,9 @@ class StreamingScorer:
         F = len(self.preprocessor.history_fields)
         arrays["last_bucket"] = np.stack([s.history.last_bucket for _, s in items]) if items else np.zeros((0, F))
         arrays["seen"] = np.stack([s.history.seen for _, s in items]) if items else np.zeros((0, F, 0))
+        arrays["other_time_us"] = (
+            np.stack([s.history.other_time_us for _, s in items]) if items else np.zeros((0, F), np.int64)
+        )
         scalars = [(s.history.last_time, s.history.count, s.history.sum_log_amount) for _, s in items]
         meta = {
             "entities": entities,
@@ -234,14 +237,22 @@ class StreamingScorer:
     def restore(self, path: str | Path) -> None:
         """Replace the states with a snapshot's (the scorer then keeps them in memory)."""
         with np.load(Path(path), allow_pickle=False) as data:
+            if "other_time_us" not in data:
+                raise ValueError(f"{path}: snapshot written by an older latte_vt (no other_time_us): not restorable")
             meta = json.loads(bytes(data["meta"]).decode())
             stacks = [data[f"s{i}"] for i in range(len(self.state_inputs))]
-            last_bucket, seen = data["last_bucket"], data["seen"]
+            last_bucket, seen, other_time = data["last_bucket"], data["seen"], data["other_time_us"]
         store = MemoryStateStore()
         F = len(self.preprocessor.history_fields)
         for k, (entity, (last, count, total)) in enumerate(zip(meta["entities"], meta["history"], strict=True)):
             history = EntityHistory(
-                F, None if last is None else as_utc(last), count, total, last_bucket[k].astype(np.int64), seen[k]
+                F,
+                None if last is None else as_utc(last),
+                count,
+                total,
+                last_bucket[k].astype(np.int64),
+                seen[k],
+                other_time[k].astype(np.int64),
             )
             store.put(entity, EntityState([s[k] for s in stacks], history))
         store.meta["events_applied"] = meta["events_applied"]

@@ -79,6 +79,10 @@ def test_streaming_snapshot_restore_and_late_events(bundle_dir, tmp_path):
     second.restore(tmp_path / "state.npz")
     got += second.score_batch(rows[25:])
     assert np.abs(np.array(got) - np.array(expected)).max() <= 1e-6
+    with np.load(tmp_path / "state.npz") as saved:  # a snapshot of an older version lacks the change times
+        np.savez(tmp_path / "old.npz", **{k: saved[k] for k in saved.files if k != "other_time_us"})
+    with pytest.raises(ValueError, match="old.npz: snapshot written by an older latte_vt"):
+        StreamingScorer(bundle_dir).restore(tmp_path / "old.npz")
     late = dict(rows[30])
     late["time"] = rows[0]["time"].replace(year=rows[0]["time"].year - 1)
     with pytest.raises(ValueError, match="older than its last event"):

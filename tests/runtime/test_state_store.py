@@ -67,10 +67,14 @@ def test_a_corrupt_entity_state_is_named(transaction_bundle, live_events, tmp_pa
     scorer.checkpoint()
     scorer.store.close()
     entity = live_events[0]["entity"]
+    other = next(e for e in live_events[:50] if e["entity"] != entity)
     db = sqlite3.connect(path)
     with db:
         db.execute("UPDATE entity_state SET state = substr(state, 1, 8) WHERE entity = ?", (entity,))
+        db.execute("UPDATE entity_state SET other_time_us = x'00' WHERE entity = ?", (other["entity"],))
     db.close()
     again = StreamingScorer(transaction_bundle, store=path)
     with pytest.raises(StateStoreError, match=f"entity '{entity}' is corrupt"):
         again.score({**live_events[0], "time": live_events[60]["time"]})
+    with pytest.raises(StateStoreError, match=f"entity '{other['entity']}' is corrupt"):
+        again.score({**other, "time": live_events[60]["time"]})

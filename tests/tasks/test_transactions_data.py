@@ -55,10 +55,10 @@ def test_datamodule_splits_fits_on_train_and_quarantines(events, tmp_path):
         set(info["preprocessor"]["vocabularies"]["merchant_id"]) - early_merchants
     )  # vocab never sees the future
     assert late_merchants - early_merchants  # there was a future to leak
-    assert info["num_numeric"] == 6 + 1 + 2 * 5 and "none" in info["scenarios"]  # time, history (5 fields)
+    assert info["num_numeric"] == 6 + 1 + 3 * 5 and "none" in info["scenarios"]  # time, history (5 fields)
 
     batch = next(iter(dm.train_dataloader()))
-    assert batch["cat"].shape == (4, 32, 5) and batch["num"].shape == (4, 32, 17)
+    assert batch["cat"].shape == (4, 32, 5) and batch["num"].shape == (4, 32, 22)
     assert (batch["scenario"][~batch["mask"]] == -1).all() and (batch["scenario"][batch["mask"]] >= 0).all()
     val = dm.dataset("val")
     encoded = prepared["encoded"]

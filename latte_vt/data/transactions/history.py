@@ -6,6 +6,9 @@ Features (all float, computed only from the entity's earlier events):
   (0 for its first event).
 * ``new_<field>``: 1 when the field's value was never seen before for this entity, else 0.
 * ``changed_<field>``: 1 when the value differs from the entity's previous event's, else 0.
+* ``since_other_<field>``: log1p(seconds since the entity's latest earlier event with another value of
+  the field), capped at one year; the cap when there is none.  A card used in one region minutes after
+  another region reads small here on every event of the incident, not only on the first one.
 
 Values are compared by a stable hash bucket (CRC-32 mod ``HASH_BUCKETS``), so the live path keeps a
 fixed-size bitset per field instead of an ever-growing set, and the batch path (polars window
@@ -18,7 +21,7 @@ import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 HASH_BUCKETS = 1024
+SINCE_CAP_SECONDS = 365 * 86_400.0  # ``since_other`` saturates here ("long ago or never")
+NO_TIME = np.iinfo(np.int64).min  # ``EntityHistory.other_time_us`` of a field that never changed
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CONTEXT_COUNT = "history_count"  # events of the entity before this one
 CONTEXT_SUM = "history_sum_log_amount"  # sum of their signed log amounts (float64)
 
@@ -37,6 +43,20 @@ def new_column(f: str) -> str:
 
 def changed_column(f: str) -> str:
     return f"history_changed_{f}"
+
+
+def other_time_column(f: str) -> str:
+    return f"history_other_time_{f}"
+
+
+def to_us(time: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime (exact integer arithmetic)."""
+    return (time - EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(us: int) -> datetime | None:
+    """The aware UTC datetime of ``to_us``; None for ``NO_TIME``."""
+    return None if us == NO_TIME else EPOCH + timedelta(microseconds=int(us))
 
 
 def value_bucket(value: str) -> int:
@@ -51,12 +71,18 @@ def signed_log(amount: float) -> float:
 
 def feature_names(fields: Sequence[str]) -> list[str]:
     """Names of the history features for the tracked categorical fields, in encoding order."""
-    return ["amount_vs_mean", *(f"new_{f}" for f in fields), *(f"changed_{f}" for f in fields)]
+    return [
+        "amount_vs_mean",
+        *(f"new_{f}" for f in fields),
+        *(f"changed_{f}" for f in fields),
+        *(f"since_other_{f}" for f in fields),
+    ]
 
 
 def context_columns(frame: pl.DataFrame, fields: Sequence[str], signed_log_amount: pl.Expr) -> list[pl.Expr]:
     """Batch context of each event of ``frame`` (sorted by entity, then time): its entity's earlier-event
-    count and log-amount sum, and the new/changed flag of each tracked field."""
+    count and log-amount sum, and per tracked field the new/changed flags and the time of the latest
+    earlier event with another value (null when none)."""
     import polars as pl
 
     exprs = [
@@ -67,9 +93,12 @@ def context_columns(frame: pl.DataFrame, fields: Sequence[str], signed_log_amoun
         values = frame[f].unique()
         buckets = pl.Series([value_bucket(v) for v in values.to_list()], dtype=pl.Int64)
         bucket = pl.col(f).replace_strict(values, buckets, return_dtype=pl.Int64)
+        changed = (bucket != bucket.shift(1)).fill_null(False)
         exprs += [
             bucket.is_first_distinct().over("entity").alias(new_column(f)),
-            (bucket != bucket.shift(1)).fill_null(False).over("entity").alias(changed_column(f)),
+            changed.over("entity").alias(changed_column(f)),
+            # a change makes the previous event the latest other-valued one, until the next change
+            pl.when(changed).then(pl.col("time").shift(1)).forward_fill().over("entity").alias(other_time_column(f)),
         ]
     return exprs
 
@@ -83,6 +112,9 @@ def feature_expressions(fields: Sequence[str], signed_log_amount: pl.Expr) -> di
     feats = {"amount_vs_mean": pl.when(count > 0).then(signed_log_amount - mean).otherwise(0.0)}
     feats |= {f"new_{f}": pl.col(new_column(f)).cast(pl.Float64) for f in fields}
     feats |= {f"changed_{f}": pl.col(changed_column(f)).cast(pl.Float64) for f in fields}
+    for f in fields:
+        seconds = (pl.col("time") - pl.col(other_time_column(f))).dt.total_microseconds().cast(pl.Float64) / 1e6
+        feats[f"since_other_{f}"] = seconds.clip(0.0, SINCE_CAP_SECONDS).fill_null(SINCE_CAP_SECONDS).log1p()
     return feats
 
 
@@ -96,19 +128,29 @@ class EntityHistory:
     sum_log_amount: float = 0.0
     last_bucket: np.ndarray = field(default=None)  # (F,) int64, -1 before the first event
     seen: np.ndarray = field(default=None)  # (F, HASH_BUCKETS // 8) uint8 bitsets
+    # (F,) int64 µs since the epoch: the latest event before the last event's run of equal values, or NO_TIME
+    other_time_us: np.ndarray = field(default=None)
 
     def __post_init__(self) -> None:
         if self.last_bucket is None:
             self.last_bucket = np.full(self.n_fields, -1, dtype=np.int64)
         if self.seen is None:
             self.seen = np.zeros((self.n_fields, HASH_BUCKETS // 8), dtype=np.uint8)
+        if self.other_time_us is None:
+            self.other_time_us = np.full(self.n_fields, NO_TIME, dtype=np.int64)
+
+    def _changed(self, buckets: Sequence[int]) -> np.ndarray:
+        """(F,) bool: which fields of an event with these buckets differ from the last event's."""
+        return (self.last_bucket >= 0) & (self.last_bucket != np.asarray(buckets, dtype=np.int64))
 
     def context(self, buckets: Sequence[int], fields: Sequence[str]) -> dict[str, object]:
         """Context columns (one value each) of an event with these field buckets."""
         ctx: dict[str, object] = {CONTEXT_COUNT: self.count, CONTEXT_SUM: self.sum_log_amount}
+        changed = self._changed(buckets)
         for i, (f, b) in enumerate(zip(fields, buckets, strict=True)):
             ctx[new_column(f)] = not bool(self.seen[i, b >> 3] & (1 << (b & 7)))
-            ctx[changed_column(f)] = bool(self.last_bucket[i] >= 0 and self.last_bucket[i] != b)
+            ctx[changed_column(f)] = bool(changed[i])
+            ctx[other_time_column(f)] = self.last_time if changed[i] else from_us(self.other_time_us[i])
         return ctx
 
     def advance(self, time: datetime, amount: float, buckets: Sequence[int]) -> EntityHistory:
@@ -116,6 +158,8 @@ class EntityHistory:
         seen = self.seen.copy()
         for i, b in enumerate(buckets):
             seen[i, b >> 3] |= np.uint8(1 << (b & 7))
+        changed = self._changed(buckets)
+        other = np.where(changed, to_us(self.last_time) if changed.any() else NO_TIME, self.other_time_us)
         return EntityHistory(
             self.n_fields,
             time,
@@ -123,4 +167,5 @@ class EntityHistory:
             self.sum_log_amount + signed_log(amount),
             np.asarray(buckets, dtype=np.int64),
             seen,
+            other.astype(np.int64),
         )

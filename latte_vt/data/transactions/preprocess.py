@@ -9,8 +9,9 @@ Per event, from the canonical frame of ``load_events``:
 * ``num_log_dt``: log1p(seconds since the entity's previous event); 0 for its first event.
 * ``num_hour_sin``, ``num_hour_cos``: hour of day (UTC, fractional) on the unit circle.
 * ``num_dow_sin``, ``num_dow_cos``: day of week (fractional, Monday 0) on the unit circle.
-* ``num_amount_vs_mean``, ``num_new_<field>``, ``num_changed_<field>`` (with ``entity_history``, the
-  default): what the event says about its entity's past, from constant-size state (see ``history``).
+* ``num_amount_vs_mean``, ``num_new_<field>``, ``num_changed_<field>``, ``num_since_other_<field>`` (with
+  ``entity_history``, the default): what the event says about its entity's past, from constant-size
+  state (see ``history``).
 * ``num_<field>``: numeric fields standardised with the training period's mean and std.
 
 Numeric features are float32. The batch path (``transform``) and the live path (``encode_event``: one
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 PAD_ID = 0
 UNKNOWN_ID = 1
 TIME_FEATURES = ("amount", "log_dt", "hour_sin", "hour_cos", "dow_sin", "dow_cos")
-FORMAT = "latte_vt.transactions.preprocessor/1"
+FORMAT = "latte_vt.transactions.preprocessor/2"  # 2: history features include since_other_<field>
+FORMAT_WITHOUT_SINCE_OTHER = "latte_vt.transactions.preprocessor/1"
 
 
 def signed_log_amount() -> pl.Expr:
@@ -214,6 +216,7 @@ class FittedPreprocessor:
             schema |= {history.CONTEXT_COUNT: pl.Int64, history.CONTEXT_SUM: pl.Float64}
             schema |= {history.new_column(f): pl.Boolean for f in self.history_fields}
             schema |= {history.changed_column(f): pl.Boolean for f in self.history_fields}
+            schema |= {history.other_time_column(f): dtype for f in self.history_fields}
         frame = pl.DataFrame({k: [r[k] for r in rows] for k in schema}, schema=schema)
         encoded = self._features(frame.lazy()).collect()
         cat = encoded.select(self.cat_columns).to_numpy().astype(np.int64)
@@ -252,7 +255,13 @@ class FittedPreprocessor:
     def load(cls, path: str | Path) -> FittedPreprocessor:
         """Read a state written by ``save``."""
         state = json.loads(Path(path).read_text())
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
+        if isinstance(state, dict) and state.get("format") == FORMAT_WITHOUT_SINCE_OTHER:
+            if state.get("entity_history"):
+                raise ValueError(
+                    f"{path}: preprocessor state {FORMAT_WITHOUT_SINCE_OTHER!r} was written by an older latte_vt "
+                    "whose history features differ from this version's (no since_other_*): fit the model again"
+                )
+        elif not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"{path}: not a latte_vt preprocessor state (expected format {FORMAT!r})")
         pre = cls(state["categorical"], state["numeric"], state["min_freq"], state.get("entity_history", False))
         missing = [f for f in pre.categorical if f not in state["vocabularies"]]

@@ -1,5 +1,6 @@
 """Per-entity history features: exact values, no look-ahead, live == batch on a real generated log."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from latte_vt.data.synthetic.transactions import SCHEMA, TransactionSynthConfig, write_transactions
 from latte_vt.data.transactions import FittedPreprocessor, load_events, load_schema
-from latte_vt.data.transactions.history import HASH_BUCKETS, EntityHistory, value_bucket
+from latte_vt.data.transactions.history import HASH_BUCKETS, SINCE_CAP_SECONDS, EntityHistory, value_bucket
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -31,6 +32,10 @@ def test_new_changed_and_amount_vs_mean_values():
     a, b = out.filter(pl.col("entity") == "a"), out.filter(pl.col("entity") == "b")
     assert a["num_new_shop"].to_list() == [1, 1, 0, 0] and b["num_new_shop"].to_list() == [1, 0]
     assert a["num_changed_shop"].to_list() == [0, 1, 1, 0] and b["num_changed_shop"].to_list() == [0, 0]
+    # since the latest event with another shop: never, the s1 at 0 h, the s2 at 2 h, still the s2 at 2 h
+    never = np.log1p(SINCE_CAP_SECONDS)
+    assert np.allclose(a["num_since_other_shop"].to_numpy(), np.log1p([SINCE_CAP_SECONDS, 7200, 3600, 7200]))
+    assert np.allclose(b["num_since_other_shop"].to_numpy(), [never, never])
     logs = np.sign([10.0, 100.0, 1.0, -3.0]) * np.log1p(np.abs([10.0, 100.0, 1.0, -3.0]))
     expected = [0.0] + [logs[i] - logs[:i].mean() for i in range(1, 4)]
     assert np.allclose(a["num_amount_vs_mean"].to_numpy(), expected, atol=1e-6)
@@ -69,6 +74,7 @@ def test_live_history_equals_batch_on_a_generated_log(tmp_path):
     # every categorical field gets both flags, and they are not constant on real data
     for f in schema.categorical:
         assert head[f"num_new_{f}"].n_unique() == 2 or f in ("channel", "mcc")
+    assert head["num_since_other_merchant_id"].n_unique() > 10  # real gaps, not only the "never" cap
 
 
 def test_bucket_is_stable_and_state_is_constant_size():
@@ -89,3 +95,28 @@ def test_saved_state_keeps_the_history_switch(tmp_path):
     assert ("num_new_shop" in FittedPreprocessor(["shop"]).num_columns) is True
     with pytest.raises(RuntimeError, match="not fitted"):
         FittedPreprocessor(["shop"]).transform(frame)
+
+
+def test_since_other_state_survives_runs_of_equal_values():
+    # live path alone: a, b, b, b -> the third and fourth b still date the a; then a dates the last b
+    history = EntityHistory(1)
+    seen = []
+    for minute, value in [(0, "a"), (10, "b"), (30, "b"), (70, "b"), (75, "a")]:
+        bucket = [value_bucket(value)]
+        other = history.context(bucket, ["f"])["history_other_time_f"]
+        seen.append(None if other is None else (other - T0) // timedelta(minutes=1))
+        history = history.advance(T0 + timedelta(minutes=minute), 1.0, bucket)
+    assert seen == [None, 0, 0, 0, 70]
+
+
+def test_an_older_state_with_other_history_features_is_refused(tmp_path):
+    frame = _frame([("a", 0, 1.0, "s1"), ("a", 1, 2.0, "s2")])
+    for flag in (True, False):
+        state = FittedPreprocessor(["shop"], min_freq=1, entity_history=flag).fit(frame, T0 + timedelta(days=1))
+        old = state.to_dict() | {"format": "latte_vt.transactions.preprocessor/1"}
+        (tmp_path / "old.json").write_text(json.dumps(old))
+        if flag:
+            with pytest.raises(ValueError, match="old.json: .* older latte_vt .* fit the model again"):
+                FittedPreprocessor.load(tmp_path / "old.json")
+        else:  # without history features the encoding never changed
+            assert FittedPreprocessor.load(tmp_path / "old.json").num_columns == state.num_columns
