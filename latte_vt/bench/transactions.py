@@ -1,11 +1,12 @@
 """``latte-vt bench transactions``: causal Latte vs a GRU (same tokenizer, same training loop) vs gradient-
 boosted trees on polars rolling features, on one synthetic log and one time split.
 
-All three train on the training period and are scored on the test period; the sequence models score
-each account's full history in one causal pass (as ``latte-vt score`` does). Reported per model: AP,
-ROC-AUC, recall at 1 % / 0.1 % FPR, recall per fraud scenario at 1 % FPR, training seconds and scoring
-events/s; plus one account with 10k..100k events scored in one pass (time and peak memory vs length),
-and a precision-recall PNG with the three curves.
+All three train on the training period and are scored on the test period; the sequence models keep
+the weights of their epoch with the best validation-period AP and score each account's full history in
+one causal pass (as ``latte-vt score`` does). Reported per model: AP, ROC-AUC, recall at 1 % / 0.1 %
+FPR, recall per fraud scenario at 1 % FPR, training seconds and scoring events/s; plus one account with
+10k..100k events scored in one pass (time and peak memory vs length), and a precision-recall PNG with
+the three curves.
 """
 
 from __future__ import annotations
@@ -70,8 +71,15 @@ def _prepare(cfg: TransactionBenchConfig, out_dir: Path) -> dict[str, Any]:
     return {"events": events, "encoded": pre.transform(events), "pre": pre, "cutoffs": (val_start, test_start)}
 
 
-def train_sequence_model(model: nn.Module, windows, cfg: TransactionBenchConfig, name: str) -> float:
-    """The one training loop of both sequence models: AdamW, warmup + cosine, weighted BCE; returns seconds."""
+def train_sequence_model(
+    model: nn.Module, windows, cfg: TransactionBenchConfig, name: str, validate: Callable[[nn.Module], float]
+) -> dict[str, Any]:
+    """The one training loop of both sequence models: AdamW, warmup + cosine, weighted BCE.
+
+    After every epoch ``validate(model)`` gives the validation-period AP; the model ends with the weights
+    of its best epoch (the earliest on ties), so no model is judged on an overfit last epoch.  Returns
+    ``train_s`` (seconds, validation included), ``epoch`` (the one kept) and ``val_ap_by_epoch``.
+    """
     import torch.nn.functional as F
     from tqdm import tqdm
 
@@ -82,10 +90,13 @@ def train_sequence_model(model: nn.Module, windows, cfg: TransactionBenchConfig,
     opt = adamw_warmup_cosine(model, cfg.lr, 0.01, cfg.epochs * len(loader), 0.05)
     optimizer, scheduler = opt["optimizer"], opt["lr_scheduler"]["scheduler"]
     pos_weight = torch.tensor(cfg.pos_weight)
-    model.train()
     began = time.perf_counter()
+    val_aps: list[float] = []
+    best_state: dict[str, torch.Tensor] = {}
+    best_ap, best_epoch = -math.inf, 0
     with tqdm(total=cfg.epochs * len(loader), desc=f"train {name}", unit="batch", file=sys.stderr) as bar:
-        for _ in range(cfg.epochs):
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
             for batch in loader:
                 logits = model(batch["cat"], batch["num"], batch["mask"])  # (B, W)
                 keep = batch["loss_mask"]
@@ -97,8 +108,14 @@ def train_sequence_model(model: nn.Module, windows, cfg: TransactionBenchConfig,
                 scheduler.step()
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.4f}")
-    model.eval()
-    return time.perf_counter() - began
+            model.eval()
+            val_aps.append(validate(model))
+            if not best_state or val_aps[-1] > best_ap:  # a NaN AP (no validation positives) never wins
+                best_ap, best_epoch = (val_aps[-1] if math.isfinite(val_aps[-1]) else -math.inf), epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            bar.set_postfix(val_ap=f"{val_aps[-1]:.4f}")
+    model.load_state_dict(best_state)
+    return {"train_s": time.perf_counter() - began, "epoch": best_epoch, "val_ap_by_epoch": val_aps}
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -151,6 +168,8 @@ def long_entity_scaling(model: nn.Module, vocab_sizes: list[int], num_numeric: i
 
 def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path: Path, png_path: Path) -> dict:
     """Run the whole benchmark; writes JSON, Markdown and the PR-curve PNG; returns the payload."""
+    import polars as pl
+
     from latte_vt.backbone import LatteConfig
     from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, fit_gbdt, rolling_features
     from latte_vt.data.transactions import EventWindowDataset
@@ -174,6 +193,14 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     labels = encoded["label"].fill_null(0).to_numpy()[in_test]
     scenarios = encoded["scenario"].to_numpy()[in_test]
     windows = EventWindowDataset(encoded, pre.cat_columns, pre.num_columns, cfg.window, cfg.stride, end=val_start)
+    until_test = encoded.filter(pl.col("time") < test_start)  # the validation period with all its history
+    in_val = (until_test["time"] >= val_start).to_numpy()
+    val_labels = until_test["label"].fill_null(0).to_numpy()[in_val]
+
+    def validate(model: nn.Module) -> float:
+        scores = score_encoded(model, until_test, pre.cat_columns, pre.num_columns)
+        return fraud_metrics(scores[in_val], val_labels)["ap"]
+
     print(
         f"{encoded.height} events ({int(labels.sum())} labelled fraud in test), {len(windows)} training windows",
         file=sys.stderr,
@@ -192,15 +219,18 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
         for seed in seeds:  # the seed sets the initial weights and the window order
             torch.manual_seed(seed)
             model = make()
-            train_s = train_sequence_model(model, windows, replace(cfg, seed=seed), f"{name} seed {seed}")
+            fit = train_sequence_model(model, windows, replace(cfg, seed=seed), f"{name} seed {seed}", validate)
             scores, score_s = _timed(lambda m=model: score_encoded(m, encoded, pre.cat_columns, pre.num_columns))
-            metrics = fraud_metrics(scores[in_test], labels, scenarios) | {
-                "train_s": train_s,
-                "score_events_per_s": encoded.height / score_s,
-                "params": sum(p.numel() for p in model.parameters()),
-            }
+            metrics = (
+                fraud_metrics(scores[in_test], labels, scenarios)
+                | fit
+                | {
+                    "score_events_per_s": encoded.height / score_s,
+                    "params": sum(p.numel() for p in model.parameters()),
+                }
+            )
             runs[name].append(Run(seed, metrics, scores[in_test], model))
-            print(f"{name} seed {seed}: AP {metrics['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
+            print(f"{name} seed {seed}: AP {metrics['ap']:.4f}, epoch {fit['epoch']}", file=sys.stderr)
 
     feats, feat_s = _timed(lambda: rolling_features(events))  # same row order as `encoded` (entity, time)
     x, y = feature_matrix(feats), events["label"].fill_null(0).to_numpy()
@@ -218,7 +248,9 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
         print(f"gbdt seed {seed}: AP {metrics['ap']:.4f}, train {train_s:.0f} s", file=sys.stderr)
     medians = {name: median_run(r) for name, r in runs.items()}
     results = {
-        name: run.metrics | {"median_seed": run.seed, "ap_by_seed": {str(r.seed): r.metrics["ap"] for r in runs[name]}}
+        name: run.metrics
+        | {"median_seed": run.seed, "ap_by_seed": {str(r.seed): r.metrics["ap"] for r in runs[name]}}
+        | ({"epoch_by_seed": {str(r.seed): r.metrics["epoch"] for r in runs[name]}} if name in factories else {})
         for name, run in medians.items()
     }
     pr_curve_png(
@@ -307,13 +339,16 @@ def markdown(payload: dict) -> str:
                     "ROC-AUC",
                     "recall@1%FPR",
                     "recall@0.1%FPR",
-                    "train",
+                    "train + validation",
                     "scoring events/s",
                 ],
                 rows,
             ),
             f"Each model trained with seeds {list(next(iter(models.values()))['ap_by_seed'])}; every figure of a "
-            "model comes from its median-AP run.",
+            "model comes from its median-AP run. Each sequence model keeps the weights of its epoch with the best "
+            f"validation-period AP (of {payload['config']['epochs']}; epoch kept per seed: "
+            + ", ".join(f"{n} {list(r['epoch_by_seed'].values())}" for n, r in models.items() if "epoch_by_seed" in r)
+            + "); the GBDT early-stops on a random tenth of the training rows.",
             f"Goal Latte AP >= best baseline: **{'met' if payload['goal_latte_ap_ge_best_baseline'] else 'not met'}**.",
             "Recall per fraud scenario at the 1 % FPR threshold:",
             markdown_table(["scenario", *names], scen_rows),

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
-from latte_vt.bench.transactions import Run, median_run
+from latte_vt.bench.transactions import Run, TransactionBenchConfig, median_run, train_sequence_model
 from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, rolling_features
 from latte_vt.cli import main
+from latte_vt.models.gru import GRUScorer
 
 
 def canonical(rows):
@@ -60,6 +62,34 @@ def test_median_run_reports_the_middle_seed():
     runs = [Run(seed, {"ap": ap}, None, None) for seed, ap in [(0, 0.9), (1, 0.7), (2, 0.8)]]
     assert median_run(runs).seed == 2
     assert median_run(runs[:2]).seed == 1  # even count: the lower middle, never an average of two runs
+
+
+@pytest.mark.parametrize(("val_aps", "kept"), [([0.5, 0.9, float("nan"), 0.7], 2), ([float("nan"), 0.2, 0.1], 2)])
+def test_training_keeps_the_epoch_with_the_best_validation_ap(val_aps, kept):
+    g = torch.Generator().manual_seed(0)
+    windows = [
+        {
+            "cat": torch.randint(2, 5, (8, 1), generator=g),
+            "num": torch.randn(8, 2, generator=g),
+            "mask": torch.ones(8, dtype=torch.bool),
+            "label": (torch.rand(8, generator=g) < 0.3).float(),
+            "loss_mask": torch.ones(8, dtype=torch.bool),
+        }
+        for _ in range(4)
+    ]
+    weights_after_epoch, answers = [], iter(val_aps)
+
+    def validate(model):
+        weights_after_epoch.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(answers)
+
+    model = GRUScorer([5], 2, dim=8, layers=1)
+    cfg = TransactionBenchConfig(epochs=len(val_aps), batch_size=2)
+    fit = train_sequence_model(model, windows, cfg, "test", validate)
+    assert fit["epoch"] == kept and np.array_equal(fit["val_ap_by_epoch"], val_aps, equal_nan=True)
+    final = model.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in weights_after_epoch[kept - 1].items())
+    assert not all(torch.equal(final[k], v) for k, v in weights_after_epoch[-1].items())  # training went on
 
 
 def test_zero_seeds_is_a_usage_error(tmp_path, capsys):
