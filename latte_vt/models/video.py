@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from latte_vt.backbone import LatteConfig, LatteEncoder
-from latte_vt.tokenizers.video import FrameTokenizer, PatchTokenizer
+from latte_vt.tokenizers.video import FramePool, FrameTokenizer, PatchTokenizer
 
 
 class VideoClassifier(nn.Module):
@@ -23,7 +23,7 @@ class VideoClassifier(nn.Module):
         tubelet, patch: PatchTokenizer tubelet depth and patch size.
         patch_stem: PatchTokenizer convolutional stem channels (0 = the plain linear tubelet embedding).
         frame_backbone, frame_weights: FrameTokenizer timm model name and optional local weights file.
-        frame_pool: FrameTokenizer pooling, ``avg`` or ``keypoints`` (where each channel fires).
+        frame_pool: FrameTokenizer pooling, ``avg``, ``max`` or ``keypoints`` (where each channel fires).
         frame_stage: FrameTokenizer backbone cut after this feature stage (None: the whole backbone).
         temporal_centering: both tokenizers: subtract each pixel's mean over the clip (what moves stands out).
     """
@@ -39,7 +39,7 @@ class VideoClassifier(nn.Module):
         patch: int = 16,
         frame_backbone: str = "resnet18",
         frame_weights: str | None = None,
-        frame_pool: Literal["avg", "keypoints"] = "avg",
+        frame_pool: FramePool = "avg",
         frame_stage: int | None = None,
         temporal_centering: bool = False,
         patch_stem: int = 0,

@@ -15,6 +15,7 @@ from latte_vt.backbone import LatteConfig
 from latte_vt.models.video import VideoClassifier
 from latte_vt.tasks.plots import confusion_matrix_png
 from latte_vt.tasks.schedule import configure_adamw
+from latte_vt.tokenizers.video import FramePool
 
 
 class VideoClassificationTask(L.LightningModule):
@@ -36,7 +37,8 @@ class VideoClassificationTask(L.LightningModule):
             the plain linear embedding); a small stem (e.g. 16) trains much faster from scratch.
         frame_backbone: FrameTokenizer timm model name.
         frame_weights: optional local weights file for the timm backbone.
-        frame_pool: FrameTokenizer pooling: ``avg`` (global average of the backbone's feature map) or
+        frame_pool: FrameTokenizer pooling: ``avg`` (global average of the backbone's feature map),
+            ``max`` (global maximum: which features fire anywhere, e.g. which objects are in view) or
             ``keypoints`` (spatial soft-argmax: where each channel fires, so tokens keep the layout).
         frame_stage: cut the frame backbone after this feature stage (timm ``features_only``; e.g. 1
             = a ResNet's stride-4 map); None keeps the whole backbone.
@@ -62,7 +64,7 @@ class VideoClassificationTask(L.LightningModule):
         patch: int = 16,
         frame_backbone: str = "resnet18",
         frame_weights: str | None = None,
-        frame_pool: Literal["avg", "keypoints"] = "avg",
+        frame_pool: FramePool = "avg",
         frame_stage: int | None = None,
         temporal_centering: bool = False,
         patch_stem: int = 0,

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-class LearnedPositions1d(nn.Module):
-    """A learned (length, dim) table; other lengths get it linearly interpolated."""
+def sinusoids(length: int, dim: int) -> Tensor:
+    """(length, dim) sine/cosine features of the position (transformer-style frequencies)."""
+    pos = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
+    freq = torch.exp(-torch.arange(0, dim, 2, dtype=torch.float32) * (math.log(10000.0) / dim))  # (ceil(dim/2),)
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return table
 
-    def __init__(self, length: int, dim: int) -> None:
+
+class LearnedPositions1d(nn.Module):
+    """A learned (length, dim) table; other lengths get it linearly interpolated.
+
+    Initialised with small sinusoids (plus noise), so that earlier vs later is readable from the start.
+    """
+
+    def __init__(self, length: int, dim: int, init_scale: float = 0.2) -> None:
         super().__init__()
-        self.table = nn.Parameter(torch.randn(length, dim) * 0.02)
+        self.table = nn.Parameter(sinusoids(length, dim) * init_scale + torch.randn(length, dim) * 0.02)
 
     def forward(self, length: int) -> Tensor:
         """(length, dim) position embeddings, linearly interpolated (aligned ends) from the table.

@@ -8,8 +8,10 @@
   See Better", 2021).
 * ``FrameTokenizer``: any timm 2D backbone (by name; random init or a local weights file), one token
   per frame, plus a learned time embedding. ``pool="avg"`` averages the backbone's feature map
-  (timm's global pool); ``pool="keypoints"`` turns it into where each channel fires (spatial
-  soft-argmax), so the token keeps *where* things are in the frame, which motion direction needs.
+  (timm's global pool), ``pool="max"`` takes its maximum (which features fire anywhere, however
+  small the object: what an order-of-events class needs); ``pool="keypoints"`` turns it into where
+  each channel fires (spatial soft-argmax), so the token keeps *where* things are in the frame,
+  which motion direction needs.
   ``stage`` cuts the backbone after one of its feature stages (a finer map, less compute).
 
 Both take ``temporal_centering``: each pixel minus its mean over the clip's frames, which removes
@@ -21,7 +23,7 @@ motion stand out. Leave it off when static appearance decides the label.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +31,8 @@ from torch import Tensor, nn
 from latte_vt.tokenizers.keypoints import SpatialSoftmax
 from latte_vt.tokenizers.positions import LearnedPositions1d, LearnedPositions2d
 
-FRAME_POOLS = ("avg", "keypoints")
+FramePool = Literal["avg", "max", "keypoints"]
+FRAME_POOLS: tuple[str, ...] = get_args(FramePool)
 
 
 def _check_clip(x: Tensor) -> None:
@@ -116,7 +119,8 @@ class FrameTokenizer(nn.Module):
         backbone: timm model name (random init unless ``weights`` is given).
         num_frames: frames the time embedding is learned for (other lengths interpolate).
         weights: optional local weights file (``.safetensors`` or a ``torch.save`` state dict).
-        pool: ``avg`` (global average of the feature map; any timm model) or ``keypoints`` (spatial
+        pool: ``avg`` (global average of the feature map), ``max`` (global maximum: which features
+            fire anywhere in the frame, however small the object) or ``keypoints`` (spatial
             soft-argmax: per channel where it fires and how much; CNN backbones).
         stage: None = the whole backbone; k = its output after feature stage k (timm
             ``features_only``; e.g. stage 1 of a ResNet is the stride-4 map).
@@ -129,7 +133,7 @@ class FrameTokenizer(nn.Module):
         backbone: str = "resnet18",
         num_frames: int = 16,
         weights: str | None = None,
-        pool: Literal["avg", "keypoints"] = "avg",
+        pool: FramePool = "avg",
         stage: int | None = None,
         temporal_centering: bool = False,
     ):
@@ -140,9 +144,9 @@ class FrameTokenizer(nn.Module):
             raise ImportError("FrameTokenizer needs timm: pip install 'latte-vt[video]'") from exc
         if pool not in FRAME_POOLS:
             raise ValueError(f"pool must be one of {FRAME_POOLS}, got {pool!r}")
-        self.stage, self.temporal_centering = stage, temporal_centering
+        self.stage, self.pool, self.temporal_centering = stage, pool, temporal_centering
         if stage is None:
-            global_pool = "avg" if pool == "avg" else ""
+            global_pool = "" if pool == "keypoints" else pool
             self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0, global_pool=global_pool)
             channels = self.backbone.num_features
         else:
@@ -177,6 +181,6 @@ class FrameTokenizer(nn.Module):
             feats = feats[0]  # features_only: the list of the one requested stage
         if self.keypoints is not None:
             feats = self.keypoints(feats)  # (B*T, 3C)
-        elif feats.ndim == 4:
-            feats = feats.mean(dim=(2, 3))  # (B*T, C) a stage's map, averaged
+        elif feats.ndim == 4:  # a stage's map: (B*T, C, h, w) -> (B*T, C)
+            feats = feats.amax(dim=(2, 3)) if self.pool == "max" else feats.mean(dim=(2, 3))
         return self.proj(feats).view(B, T, -1) + self.time(T)  # (B, T, D)

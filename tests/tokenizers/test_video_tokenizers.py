@@ -115,6 +115,38 @@ def test_frame_tokenizer_keypoints_on_an_early_stage():
         assert torch.allclose(tok.time(4), tok.time.table, atol=1e-6)
 
 
+def test_frame_tokenizer_max_pool_sees_a_small_object_the_average_dilutes():
+    torch.manual_seed(0)
+    pooled = {}
+    for pool in ("max", "avg"):
+        tok = FrameTokenizer(dim=8, backbone="test_resnet", num_frames=2, pool=pool, stage=1).eval()
+        with torch.no_grad():
+            maps = tok.backbone(torch.zeros(1, 3, 32, 32))[0]  # (1, C, 8, 8)
+            empty = torch.zeros(1, 2, 3, 32, 32)
+            dot = empty.clone()
+            dot[0, 1, :, 12:16, 12:16] = 3.0  # a 4 x 4 px object in the second frame only
+            tokens, base = tok(dot), tok(empty)
+            assert torch.allclose(
+                base, tok.proj(maps.amax((2, 3)) if pool == "max" else maps.mean((2, 3))) + tok.time(2)
+            )
+            pooled[pool] = (tokens - base)[0, 1].norm() / base[0, 1].norm()
+            assert torch.equal(tokens[0, 0], base[0, 0])  # the other frame's token is untouched
+    assert pooled["max"] > 2 * pooled["avg"]
+
+
+def test_time_table_starts_smooth_in_time():
+    """At initialisation nearby frames have similar time embeddings and distant ones do not (a random
+    table would make every pair equally unrelated), so earlier vs later is there from the first step."""
+    from latte_vt.tokenizers.positions import LearnedPositions1d
+
+    torch.manual_seed(0)
+    table = torch.nn.functional.normalize(LearnedPositions1d(16, 64).table.detach(), dim=1)  # (16, 64)
+    similarity = table @ table.T  # (16, 16) cosine
+    near = similarity.diagonal(offset=1)  # (15,) frame t vs t + 1
+    far = similarity.diagonal(offset=8)  # (8,) frame t vs t + 8
+    assert near.min() > 0.9 and far.max() < near.min() - 0.1
+
+
 def test_frame_tokenizer_stage_average_and_pool_errors(tmp_path):
     tok = FrameTokenizer(dim=8, backbone="test_resnet", num_frames=4, stage=2).eval()
     assert tok.proj.in_features == tok.backbone.feature_info.channels()[0]

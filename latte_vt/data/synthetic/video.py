@@ -3,8 +3,8 @@
 Classes come in time-reversed pairs. A clip of the second class of a pair is a clip of the first,
 drawn from the same generator, with its frames in reverse order. The first three pairs (the default
 six classes) are *orderings*: a square, a circle and a triangle each appear once, one after the
-other, each for a few frames while it slides and changes size a little in a random direction; the
-class is the order in which they appear:
+other, each for a few frames while it slides and changes size a little in a random direction (each
+shape keeps to its own family of hues: red, green, blue); the class is the order in which they appear:
 
 * ``square_circle_triangle`` / ``triangle_circle_square``
 * ``circle_triangle_square`` / ``square_triangle_circle``
@@ -36,6 +36,7 @@ Output (``DIR``): ``videos/<class>/<class>_<i>.mp4`` (H.264, yuv420p, with B-fra
 from __future__ import annotations
 
 import argparse
+import colorsys
 import csv
 import json
 import multiprocessing
@@ -107,6 +108,16 @@ class VideoSynthConfig:
 # --------------------------------------------------------------------------- drawing
 
 
+def _hued_colour(rng: np.random.Generator, hue: float, avoid: np.ndarray) -> np.ndarray:
+    """A saturated RGB colour within 0.05 of ``hue``, at least 120 (L1) away from ``avoid`` when it can."""
+    for _ in range(50):
+        rgb = colorsys.hsv_to_rgb((hue + rng.uniform(-0.05, 0.05)) % 1.0, rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0))
+        c = np.array(rgb, dtype=np.float32) * 255
+        if np.abs(c - avoid).sum() >= 120:
+            break
+    return c
+
+
 def _colour(rng: np.random.Generator, avoid: np.ndarray | None = None) -> np.ndarray:
     """A random RGB colour at least 120 (L1) away from ``avoid``."""
     while True:
@@ -130,6 +141,8 @@ def _triangle(yy: np.ndarray, xx: np.ndarray, cy: np.ndarray, cx: np.ndarray, r:
 
 SHAPES = (_disc, _square, _triangle)
 SHAPE_BY_NAME = {"circle": _disc, "square": _square, "triangle": _triangle}
+SHAPE_HUES = {"square": 0.0, "circle": 1 / 3, "triangle": 2 / 3}
+"""Hue (0-1) around which each ordering-event shape is coloured: red-ish, green-ish, blue-ish."""
 Layer = tuple[np.ndarray, np.ndarray]  # mask (F, H, W) or broadcastable bool, colour (3,) float32
 
 
@@ -171,14 +184,14 @@ def _ordered_events(
     for name, (start, stop) in zip(shapes, event_spans(F, len(shapes), rng), strict=True):
         # (F,) -0.5 -> 0.5 over the span (0 for a one-frame span)
         u = np.clip((t - start) / (stop - start - 1), 0.0, 1.0) - 0.5 if stop - start > 1 else np.zeros(F)
-        r = rng.uniform(0.11, 0.15) * m + rng.uniform(-0.03, 0.03) * m * u  # (F,)
+        r = rng.uniform(0.17, 0.23) * m + rng.uniform(-0.03, 0.03) * m * u  # (F,)
         dist, angle = rng.uniform(0.0, 0.25) * m, rng.uniform(0, 2 * np.pi)
-        reach = 0.18 * m + dist / 2
+        reach = 0.25 * m + dist / 2
         cy = rng.uniform(reach, H - reach) + dist * np.sin(angle) * u  # (F,)
         cx = rng.uniform(reach, W - reach) + dist * np.cos(angle) * u
         on = _col((t >= start) & (t < stop))  # (F, 1, 1)
         mask = SHAPE_BY_NAME[name](yy, xx, _col(cy), _col(cx), _col(r)) & on
-        layers.append((mask, _colour(rng, bg)))
+        layers.append((mask, _hued_colour(rng, SHAPE_HUES[name], bg)))
     return layers
 
 
