@@ -48,7 +48,7 @@ class TransactionBenchConfig:
     depth: int = 2
     heads: int = 4
     latents: int = 16
-    local_mix: int = 4
+    local_mix: int = 8
     recency: bool = True
     gru_layers: int = 2
     long_lengths: tuple[int, ...] = (10_000, 30_000, 100_000)
@@ -330,7 +330,8 @@ def markdown(payload: dict) -> str:
             f"from {d['test_start']} ({d['test_events']:,} events, {d['test_positives']} labelled fraud). Sequence "
             "models score each account's full history in one causal pass; the GBDT uses polars rolling features. "
             f"Total run {payload['total_s'] / 60:.1f} min on {env['cpu_count']} CPU cores (load average at start "
-            f"{env['load_average_at_start']}, at the end {env['load_average_at_end']}; the machine was shared, so "
+            f"{[round(x, 2) for x in env['load_average_at_start']]}, at the end "
+            f"{[round(x, 2) for x in env['load_average_at_end']]}; the machine was shared, so "
             "times are indicative).",
             markdown_table(
                 [

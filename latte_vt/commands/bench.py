@@ -210,7 +210,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx.add_argument("--batch-size", type=int, default=16, help="training windows per batch (both sequence models)")
     tx.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (both sequence models)")
     tx.add_argument(
-        "--local-mix", type=int, default=4, help="Latte's causal local-mix kernel (0 = plain Latte, for the ablation)"
+        "--local-mix", type=int, default=8, help="Latte's causal local-mix kernel (0 = plain Latte, for the ablation)"
     )
     tx.add_argument("--no-recency", action="store_true", help="Latte without learned recency rates (ablation)")
     tx.add_argument("--long-lengths", type=int_list, default=(10_000, 30_000, 100_000), help="one-account lengths")
