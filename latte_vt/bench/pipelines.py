@@ -53,7 +53,7 @@ class PipelineBenchConfig:
 QUICK = PipelineBenchConfig(events=200_000, clips=60, shards=4)
 EVENTS_PER_ACCOUNT_DAY = 2.0  # the generator's default habits give about this many
 TX_ENCODER = {"dim": 64, "depth": 2, "heads": 4, "latents": 16, "chunk_size": 64}  # configs/transactions/synthetic
-VIDEO_TASK = {"tokenizer": "patch", "num_frames": 8, "image_size": 64, "tubelet": 2, "patch": 16}  # configs/video
+VIDEO_TASK = {"tokenizer": "patch", "num_frames": 8, "image_size": 64, "tubelet": 2, "patch": 16}  # untrained
 VIDEO_ENCODER = {"dim": 64, "depth": 2, "heads": 2, "latents": 16, "pooling": "latent", "pool_queries": 4}
 
 

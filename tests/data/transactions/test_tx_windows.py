@@ -61,7 +61,7 @@ def test_windows_are_left_padded_with_masks_and_end_every_stride(encoded):
     loss_rows = [ds[i]["row"][ds[i]["loss_mask"]].tolist() for i in range(len(ds))]
     assert loss_rows == [[0, 1], [2, 3], [5], [6, 7], [8, 9], [10], [11, 12], [13]]  # row 4 is unlabelled
     item = ds[0]
-    assert item["cat"].shape == (4, 1) and item["num"].shape == (4, 9)  # 6 time features + 3 history features
+    assert item["cat"].shape == (4, 1) and item["num"].shape == (4, 10)  # 6 time features + 4 history features
     assert item["cat"].dtype == torch.int64 and item["num"].dtype == torch.float32
     assert item["label"].dtype == torch.float32 and item["mask"].dtype == torch.bool
     padded = item["row"] == -1
@@ -116,7 +116,7 @@ def test_full_histories_and_left_pad_collate(encoded):
     assert [it["entity"] for it in items] == ["a", "b", "c"] and [len(it["mask"]) for it in items] == [10, 3, 1]
     assert items[0]["row"].tolist() == list(range(10)) and items[0]["mask"].all()
     batch = collate_left_pad(items)
-    assert batch["entity"] == ["a", "b", "c"] and batch["cat"].shape == (3, 10, 1) and batch["num"].shape == (3, 10, 9)
+    assert batch["entity"] == ["a", "b", "c"] and batch["cat"].shape == (3, 10, 1) and batch["num"].shape == (3, 10, 10)
     assert batch["row"][1].tolist() == [-1] * 7 + [10, 11, 12]
     assert batch["mask"][2].tolist() == [False] * 9 + [True]
     assert torch.equal(batch["num"][1, 7:], items[1]["num"]) and (batch["num"][1, :7] == 0).all()
