@@ -8,9 +8,9 @@ One run, one machine, every contestant:
 2. Train, each for its share of the time budget (learning rate: warm-up + cosine over elapsed time):
    PatchTokenizer + Latte, FrameTokenizer (timm, random init) + Latte, and PatchTokenizer + softmax
    attention (same size). Report validation top-1 on symmetric evaluation clips, top-1 on the same
-   clips with their frames shuffled, the share of those shuffled clips given the right direction
-   among the two classes of their pair (about 50 % when the direction comes from frame order only:
-   the pairs differ only in frame order) and classifier clips/s (decoding excluded).
+   clips with their frames shuffled (chance when the model reads frame order: every class shows the
+   same events), the share of those shuffled clips given the right class among the two of their
+   time-reversed pair (about 50 % then) and classifier clips/s (decoding excluded).
 3. Encoder forward time and peak memory at 16/64/256 frames of 128x128 with 16 px patches and
    tubelet 1 (1024/4096/16384 tokens), Latte vs softmax, each case in a fresh process.
 """
