@@ -25,16 +25,13 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from latte_vt.data.transactions.history import HASH_BUCKETS, EntityHistory
+from latte_vt.data.transactions.history import HASH_BUCKETS, EntityHistory, from_us, to_us
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 SCHEMA_VERSION = 2  # 2: other_time_us per tracked field
 
 
@@ -218,7 +215,7 @@ class SQLiteStateStore:
 
     def _encode(self, state: EntityState) -> tuple[int | None, int, float, bytes, bytes, bytes, bytes]:
         h = state.history
-        last = None if h.last_time is None else (h.last_time - EPOCH) // MICROSECOND
+        last = None if h.last_time is None else to_us(h.last_time)
         arrays = np.concatenate([np.asarray(a, dtype="<f4").ravel() for a in state.arrays])
         return (
             last,
@@ -241,7 +238,7 @@ class SQLiteStateStore:
         arrays = [flat[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], self.layout.shapes, strict=True)]
         history = EntityHistory(
             F,
-            None if last_us is None else EPOCH + last_us * MICROSECOND,
+            None if last_us is None else from_us(last_us),
             count,
             total,
             np.frombuffer(last_bucket, dtype="<i8"),

@@ -49,17 +49,12 @@ from pathlib import Path
 
 import numpy as np
 
-ORDERS = {
-    "square_circle_triangle": ("square", "circle", "triangle"),
-    "circle_triangle_square": ("circle", "triangle", "square"),
-    "triangle_square_circle": ("triangle", "square", "circle"),
-}
-"""Forward ordering classes: the shapes in the order they appear (the reversal is the partner class)."""
+ORDERS = (("square", "circle", "triangle"), ("circle", "triangle", "square"), ("triangle", "square", "circle"))
+"""Forward ordering classes: the shapes in the order they appear. A class is named by its shapes joined
+with ``_``; its partner is the reverse order."""
 
 PAIRS = (
-    ("square_circle_triangle", "triangle_circle_square"),
-    ("circle_triangle_square", "square_triangle_circle"),
-    ("triangle_square_circle", "circle_square_triangle"),
+    *(("_".join(shapes), "_".join(reversed(shapes))) for shapes in ORDERS),
     ("moving_right", "moving_left"),
     ("moving_down", "moving_up"),
     ("rotating_clockwise", "rotating_counterclockwise"),
@@ -139,8 +134,8 @@ def _triangle(yy: np.ndarray, xx: np.ndarray, cy: np.ndarray, cx: np.ndarray, r:
     return (dy >= -1) & (dy <= 1) & (np.abs(xx - cx) <= r * (dy + 1) / 2)
 
 
-SHAPES = (_disc, _square, _triangle)
 SHAPE_BY_NAME = {"circle": _disc, "square": _square, "triangle": _triangle}
+SHAPES = tuple(SHAPE_BY_NAME.values())
 SHAPE_HUES = {"square": 0.0, "circle": 1 / 3, "triangle": 2 / 3}
 """Hue (0-1) around which each ordering-event shape is coloured: red-ish, green-ish, blue-ish."""
 Layer = tuple[np.ndarray, np.ndarray]  # mask (F, H, W) or broadcastable bool, colour (3,) float32
@@ -197,8 +192,9 @@ def _ordered_events(
 
 def _main_object(kind: str, F: int, H: int, W: int, rng: np.random.Generator, bg: np.ndarray) -> list[Layer]:
     """Layers (mask (F, H, W), colour (3,)) of the forward-class object(s)."""
-    if kind in ORDERS:
-        return _ordered_events(ORDERS[kind], F, H, W, rng, bg)
+    shapes = tuple(kind.split("_"))
+    if shapes in ORDERS:
+        return _ordered_events(shapes, F, H, W, rng, bg)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     m = min(H, W)
     p = _track(F, rng)  # (F,)
