@@ -1,4 +1,7 @@
-"""latte-vt: video clip classification and transaction scoring on one linear-time Latte backbone."""
+"""latte-vt: video clip classification and transaction scoring on one linear-time Latte backbone.
+
+Exit codes: 0 success, 1 the work failed, 2 a usage error or bad input (the message names it).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import sys
 from latte_vt import __version__
 from latte_vt.commands import COMMAND_MODULES
 from latte_vt.commands import lightning as lightning_commands
+from latte_vt.errors import USAGE_EXIT, LatteError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in lightning_commands.HELP:  # LightningCLI parses these itself
         return lightning_commands.run(argv)
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except LatteError as exc:  # the one exit-code policy: bad input 2, failed work 1
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
 
 
 if __name__ == "__main__":

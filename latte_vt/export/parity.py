@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latte_vt.errors import LatteError
 from latte_vt.export.graphs import TransactionStepGraph
 from latte_vt.models.transactions import TransactionScorer
 from latte_vt.models.video import VideoClassifier
@@ -15,7 +16,7 @@ FULL_TOL = 1e-4
 STEP_TOL = 1e-5
 
 
-class ParityError(RuntimeError):
+class ParityError(LatteError):
     """The exported graph disagrees with torch beyond tolerance."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from latte_vt.errors import InputError
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -64,7 +66,7 @@ class ShardResult:
         return cls(**json.loads(text))
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(InputError):
     """The output folder holds something a job must not overwrite or resume from."""
 
 

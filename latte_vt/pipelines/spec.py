@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latte_vt.errors import InputError
+
 JOBS = ("score-transactions", "classify-videos")
 ENGINES = ("local", "ray")
 PRECISIONS = ("fp32", "int8")
 
 
-class SpecError(ValueError):
+class SpecError(InputError):
     """A job spec that cannot run: the message names the key and what is wrong with it."""
 
 

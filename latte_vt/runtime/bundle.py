@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from latte_vt.errors import InputError
+
 FORMAT = "latte-vt-bundle"
 FORMAT_VERSION = 1
 SUPPORTED_OPSETS = range(18, 24)  # what the exporter writes and onnxruntime >= 1.20 runs
 
 
-class BundleError(ValueError):
+class BundleError(InputError):
     """A bundle that cannot be used: the message names the bundle and the problem."""
 
 

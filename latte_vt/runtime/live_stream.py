@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from latte_vt.data.transactions.preprocess import as_utc
+from latte_vt.errors import LatteError
 from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
 
 STDIO = "-"
@@ -44,7 +45,7 @@ RAW_CHARS = 2000  # how much of a rejected line the rejects file keeps
 JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
-class StreamError(RuntimeError):
+class StreamError(LatteError):
     """The stream cannot start or resume safely: the message says why and what to do."""
 
 

@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from latte_vt.errors import InputError
 from latte_vt.runtime.live_stream import JSON_TYPES
 from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
 
@@ -31,7 +32,7 @@ MAX_EVENTS_PER_REQUEST = 10_000
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-class BadRequestError(ValueError):
+class BadRequestError(InputError):
     """A request body that is not one event object or a list of them (HTTP 422), or too large (413)."""
 
     def __init__(self, message: str, status: int = 422) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from latte_vt.data.transactions.history import EntityHistory
 from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
+from latte_vt.errors import InputError
 from latte_vt.runtime.bundle import Bundle
 from latte_vt.runtime.state_store import EntityState, MemoryStateStore, SQLiteStateStore, StateLayout, StateStore
 from latte_vt.runtime.transactions import load_bundle, sigmoid
@@ -31,7 +32,7 @@ from latte_vt.runtime.transactions import load_bundle, sigmoid
 REQUIRED = ("entity", "time", "amount")
 
 
-class RejectedEventError(ValueError):
+class RejectedEventError(InputError):
     """An event the scorer refuses: ``kind`` is ``missing_field``, ``bad_value`` or ``late_event``."""
 
     def __init__(self, kind: str, message: str) -> None:

@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from latte_vt.errors import InputError
+
 PART_KEYS = ("year", "month", "day", "clock", "hour", "minute", "second")
 RESERVED = ("event_id", "entity", "time", "amount", "label", "source_file", "source_row", "file_index")
 """Canonical column names; feature and pass-through columns may not use them."""
 
 
-class SchemaError(ValueError):
+class SchemaError(InputError):
     """The schema or a file's columns do not fit together (always fatal, whatever ``on_error`` says)."""
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from latte_vt.data.transactions.load import RAW_PREFIX, require_polars, scan_events
 from latte_vt.data.transactions.schema import EventSchema, load_schema
+from latte_vt.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,7 +54,7 @@ REASONS = (
 META = ("source_file", "source_row", "reject_reason", "reject_column")
 
 
-class BadEventError(ValueError):
+class BadEventError(InputError):
     """A bad row under ``on_error: fail``: names the file, row, column and reason."""
 
     def __init__(self, file: str, row: int, column: str, reason: str, value: Any) -> None:

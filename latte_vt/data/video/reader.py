@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from latte_vt.errors import InputError
+
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"})
 """File suffixes treated as videos when a folder is scanned."""
 
@@ -35,7 +37,7 @@ _WIDTH_BUG = "DECORDArrayCopyFromTo"
 _UPSCALE_FACTORS = (2, 3, 4)
 
 
-class VideoReadError(Exception):
+class VideoReadError(InputError):
     """A video file that cannot be opened or decoded; ``reason`` says why in one line."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
