@@ -9,7 +9,6 @@ memory and the SDPA / method ratio per T, plus the issue's goals, pass or fail.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.metadata
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,7 +16,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from latte_vt.bench.measure import run_worker
-from latte_vt.bench.report import environment, fmt_bytes, fmt_ratio, fmt_seconds, markdown_table, write_outputs
+from latte_vt.bench.report import (
+    RunInfo,
+    environment,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_seconds,
+    markdown_table,
+    write_outputs,
+)
 
 MODES = ("forward", "forward_backward")
 FULL_LENGTHS = (1024, 4096, 16384, 65536)
@@ -168,6 +175,7 @@ def run_attention_bench(cfg: AttentionBenchConfig, json_path: Path, md_path: Pat
 
     The JSON and Markdown are rewritten after every worker, so a run cut short keeps what it measured.
     """
+    run = RunInfo.start()
     groups = _worker_groups(cfg)
     common = {k: v for k, v in asdict(cfg).items() if k not in ("seq_lens", "modes", "extra")}
     env = {**environment(cfg.device), **_versions()}
@@ -181,7 +189,7 @@ def run_attention_bench(cfg: AttentionBenchConfig, json_path: Path, md_path: Pat
         results += out["results"] if "results" in out else [{**case, **out} for case in group]
         bar.update(len(group))
         payload = _payload(cfg, env, results)
-        write_outputs(payload, render_markdown(payload), json_path, md_path)
+        write_outputs(payload, render_markdown(payload), json_path, md_path, run)
     bar.close()
     print(render_markdown(payload))
     return payload
@@ -199,7 +207,6 @@ def _payload(cfg: AttentionBenchConfig, env: dict, results: list[dict]) -> dict:
     goals = _cuda_goals if cfg.device.startswith("cuda") else _cpu_goals
     return {
         "benchmark": "attention",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
         "environment": env,
         "results": results,
@@ -238,8 +245,7 @@ def render_markdown(payload: dict) -> str:
         how = f"each case in a fresh process (same allocator settings for all: tuned malloc = {cfg['tuned_malloc']})"
     return (
         f"# Attention benchmark ({env['device']})\n\n"
-        f"B={cfg['batch']}, H={cfg['heads']}, L={cfg['latents']}, Dh={cfg['head_dim']}, {cfg['dtype']}; {where}; "
-        f"created {payload['created']}.\n"
+        f"B={cfg['batch']}, H={cfg['heads']}, L={cfg['latents']}, Dh={cfg['head_dim']}, {cfg['dtype']}; {where}.\n"
         f"Times are medians of the timed runs, {how}; peak memory is the extra peak over the inputs; "
         f"SDPA / method > 1 means the method is faster than SDPA.\n\n"
         f"{table}\n\n## Goals\n\n{goals or '- (none at these lengths)'}\n"

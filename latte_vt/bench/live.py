@@ -254,14 +254,14 @@ def untrained_bundle(workdir: Path) -> Path:
     from latte_vt.data.synthetic.transactions import TransactionSynthConfig, write_transactions
     from latte_vt.data.transactions import load_events, load_schema
     from latte_vt.export.bundle import export_transaction_bundle
-    from latte_vt.models.transactions import TransactionScorer
+    from latte_vt.models.transactions import TransactionScoringModel
 
     data = write_transactions(workdir / "data", TransactionSynthConfig(accounts=100, days=30, seed=0), "parquet")
     schema_path = data.parent / "schema.yaml"
     events = load_events(data, load_schema(schema_path)).events
     pre = FittedPreprocessor.from_schema(load_schema(schema_path)).fit(events, events["time"].max())
     torch.manual_seed(0)
-    model = TransactionScorer(pre.vocab_sizes, len(pre.num_columns), LatteConfig(**UNTRAINED_SIZE))
+    model = TransactionScoringModel(pre.vocab_sizes, len(pre.num_columns), LatteConfig(**UNTRAINED_SIZE))
     pre_path = pre.save(workdir / "preprocessor.json")
     schema = yaml.safe_load(schema_path.read_text())
     return export_transaction_bundle(model, pre_path, schema, workdir / "bundle", force=True)
@@ -285,9 +285,8 @@ def render_markdown(payload: dict) -> str:
     table = markdown_table(["method", "events/s", "p50 ms/event", "p99 ms/event", "events"], rows)
     env, diff = payload["environment"], d["window_reencode"]["max_abs_diff_vs_stream"]
     return (
-        f"# Live scoring benchmark (cpu)\n\n{env['cpu_count']} CPUs, python {env['python']}; created "
-        f"{payload['created']}; bundle {payload['bundle']}; {r['events']:,} synthetic events over "
-        f"{r['entities']} entities; 1-minute load average at start {r['load_average_1m_at_start']:.1f}.\n\n"
+        f"# Live scoring benchmark (cpu)\n\n{env['cpu_count']} CPUs, python {env['python']}; bundle "
+        f"{payload['bundle']}; {r['events']:,} synthetic events over {r['entities']} entities.\n\n"
         f"{table}\n\n"
         "Stream and serve include JSON parsing, features, step.onnx and durable SQLite state (stream: a checkpoint "
         "with fsync every 1000 lines; serve: before every reply). Latency is from the start of the event's "
@@ -298,8 +297,9 @@ def render_markdown(payload: dict) -> str:
 
 def run_live_bench(json_path: Path, md_path: Path, bundle: Path | None, n_events: int, workdir: Path) -> dict:
     """Build (or use) a bundle, measure, write JSON + Markdown."""
-    from latte_vt.bench.report import environment, write_outputs
+    from latte_vt.bench.report import RunInfo, environment, write_outputs
 
+    run = RunInfo.start()
     workdir.mkdir(parents=True, exist_ok=True)
     size = ", ".join(f"{k} {v}" for k, v in UNTRAINED_SIZE.items())
     label = str(bundle) if bundle else f"untrained, default task size ({size})"
@@ -307,12 +307,11 @@ def run_live_bench(json_path: Path, md_path: Path, bundle: Path | None, n_events
     results = measure_live(bundle, workdir / "live", n_events)
     payload = {
         "benchmark": "live",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": environment("cpu"),
         "bundle": label,
         "results": results,
     }
     markdown = render_markdown(payload)
-    write_outputs(payload, markdown, json_path, md_path)
+    write_outputs(payload, markdown, json_path, md_path, run)
     print(markdown)
     return payload

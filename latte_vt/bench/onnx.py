@@ -9,7 +9,6 @@ Untrained weights of the default task sizes: speed does not depend on the weight
 
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 import tempfile
 import time
@@ -20,11 +19,11 @@ import numpy as np
 import torch
 
 from latte_vt.backbone import LatteConfig
-from latte_vt.bench.report import environment, markdown_table, write_outputs
+from latte_vt.bench.report import RunInfo, environment, markdown_table, write_outputs
 from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
 from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
-from latte_vt.models.transactions import TransactionScorer
-from latte_vt.models.video import VideoClassifier
+from latte_vt.models.transactions import TransactionScoringModel
+from latte_vt.models.video import VideoClassificationModel
 
 VOCAB = [2000, 500, 60, 4, 3000]
 NUM_NUMERIC = 6
@@ -63,7 +62,7 @@ def _int8(path: Path) -> Path:
 def bench_video(tmp: Path, reps: int) -> dict:
     torch.manual_seed(0)
     frames_n, size = 16, 112
-    model = VideoClassifier(10, LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")).eval()
+    model = VideoClassificationModel(10, LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")).eval()
     graph = VideoGraph(model, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).eval()
     path = tmp / "video.onnx"
     export_video_graph(graph, frames_n, size, path, 18)
@@ -87,7 +86,7 @@ def bench_video(tmp: Path, reps: int) -> dict:
 
 def bench_transactions(tmp: Path, reps: int) -> dict:
     torch.manual_seed(0)
-    model = TransactionScorer(VOCAB, NUM_NUMERIC, LatteConfig(dim=64, depth=2, heads=4, latents=16)).eval()
+    model = TransactionScoringModel(VOCAB, NUM_NUMERIC, LatteConfig(dim=64, depth=2, heads=4, latents=16)).eval()
     full_path, step_path = tmp / "tx.onnx", tmp / "step.onnx"
     export_transaction_graph(TransactionGraph(model), full_path, 18)
     step_graph = TransactionStepGraph(model)
@@ -127,7 +126,8 @@ def bench_transactions(tmp: Path, reps: int) -> dict:
 
     t_stream = _times(stream_once, reps * 4)
     # window re-encoding: the softmax encoder over each entity's last 128 events, for every new event
-    softmax = TransactionScorer(VOCAB, NUM_NUMERIC, LatteConfig(dim=64, depth=2, heads=4, latents=16, mixer="softmax"))
+    softmax_cfg = LatteConfig(dim=64, depth=2, heads=4, latents=16, mixer="softmax")
+    softmax = TransactionScoringModel(VOCAB, NUM_NUMERIC, softmax_cfg)
     win_path = tmp / "window.onnx"
     export_transaction_graph(TransactionGraph(softmax.eval()), win_path, 18)
     win = _session(win_path)
@@ -152,6 +152,7 @@ def bench_transactions(tmp: Path, reps: int) -> dict:
 
 
 def run_onnx_bench(json_path: Path, md_path: Path, reps: int = 30) -> dict:
+    run = RunInfo.start()
     with tempfile.TemporaryDirectory() as tmp:
         video = bench_video(Path(tmp), reps)
         tx = bench_transactions(Path(tmp), reps)
@@ -159,7 +160,6 @@ def run_onnx_bench(json_path: Path, md_path: Path, reps: int = 30) -> dict:
     stream_vs = tx["streaming"]["step_events_per_s"] / tx["streaming"]["window_reencode_events_per_s"]
     payload = {
         "benchmark": "onnx",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": environment("cpu"),
         "video": video,
         "transactions": tx,
@@ -179,7 +179,7 @@ def run_onnx_bench(json_path: Path, md_path: Path, reps: int = 30) -> dict:
         ],
     }
     markdown = render_markdown(payload)
-    write_outputs(payload, markdown, json_path, md_path)
+    write_outputs(payload, markdown, json_path, md_path, run)
     print(markdown)
     return payload
 
@@ -221,8 +221,7 @@ def render_markdown(payload: dict) -> str:
     )
     goals = "\n".join(f"- {'✅' if g['met'] else '❌'} {g['goal']}: {g['value']:.2f}" for g in payload["goals"])
     return (
-        f"# ONNX runtime benchmark (cpu)\n\ntorch {env['torch']}, {env['cpu_count']} CPUs; "
-        f"created {payload['created']}. "
+        f"# ONNX runtime benchmark (cpu)\n\ntorch {env['torch']}, {env['cpu_count']} CPUs. "
         f"Untrained default-size models (speed does not depend on weights); int8 = dynamic MatMul quantisation.\n\n"
         f"## Video classifier (16 frames of 112x112, uint8 in)\n\n{video}\n\n"
         f"## Transactions: full-history scoring\n\n{full}\n\n"

@@ -12,7 +12,6 @@ against the one-shot scores, so both did the same work.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import json
 import math
@@ -26,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from latte_vt.bench.report import environment, fmt_bytes, markdown_table, write_outputs
+from latte_vt.bench.report import RunInfo, environment, fmt_bytes, markdown_table, write_outputs
 
 
 @dataclass(frozen=True)
@@ -302,7 +301,7 @@ def live_figures(bundle: Path, work: Path) -> dict[str, Any] | str:
 
 def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path) -> dict[str, Any]:
     workers = cfg.workers or os.cpu_count() or 1
-    load_at_start = os.getloadavg()[0]  # the machine may be shared: say how busy it was
+    run = RunInfo.start()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(cfg.workdir) if cfg.workdir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -311,10 +310,8 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path)
         live = live_figures(work / "tx-bundle", work)
     payload = {
         "benchmark": "pipelines",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": environment("cpu"),
         "config": asdict(cfg),
-        "load_average_1m_at_start": load_at_start,
         "batch_events_per_s": tx["pipeline_local"]["items_per_s"],
         "classify_clips_per_s": videos["pipeline_local"]["items_per_s"],
         "transactions": tx,
@@ -322,7 +319,7 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path)
         "live": live,
     }
     markdown = render_markdown(payload)
-    write_outputs(payload, markdown, json_path, md_path)
+    write_outputs(payload, markdown, json_path, md_path, run)
     return payload
 
 
@@ -386,8 +383,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     )
     return (
         f"# Batch pipelines (cpu)\n\n"
-        f"torch {env['torch']}, {env['cpu_count']} CPUs, load average {payload['load_average_1m_at_start']:.1f} at "
-        f"the start (a shared machine); created {payload['created']}. "
+        f"torch {env['torch']}, {env['cpu_count']} CPUs. "
         "Each contestant is the command a user types, run in a fresh process (wall time includes start-up "
         "and model loading). Untrained exports of the training configs' model sizes.\n\n"
         f"{table}\n\n"

@@ -1,16 +1,99 @@
-"""Benchmark outputs: a JSON file and a Markdown table next to it."""
+"""Benchmark outputs: a JSON file and a Markdown report next to it, both carrying the run record."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import platform
+import shlex
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import latte_vt
+
+#: the checkout the package is imported from (a wheel installed in site-packages is no checkout)
+SOURCE_ROOT = Path(latte_vt.__file__).resolve().parents[1]
+#: a 1-minute load average above this at the start or the end of a run is flagged in its report
+LOADED = 1.5
+
+
+def git_state(repo: Path) -> tuple[str | None, bool | None]:
+    """HEAD's commit of the checkout at ``repo`` and whether its files differ from HEAD (untracked files count;
+    earlier benchmark outputs under ``benchmarks/`` do not); (None, None) without git or a checkout there."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+
+    try:
+        top, commit = git("rev-parse", "--show-toplevel", "HEAD").split()
+        if Path(top).resolve() != repo.resolve():
+            return None, None  # ``repo`` lies inside some other checkout
+        changes = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None, None
+    return commit, bool(changes.strip())
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15-minute load averages, rounded to 2 decimals."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a benchmark run was, recorded when it starts: date (UTC), command line, package version,
+    git commit and dirty flag (None without git), load averages."""
+
+    date: str
+    command: str
+    version: str
+    git_commit: str | None
+    git_dirty: bool | None
+    load_average_at_start: list[float]
+
+    @classmethod
+    def start(cls, repo: Path = SOURCE_ROOT) -> RunInfo:
+        commit, dirty = git_state(repo)
+        return cls(
+            date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            version=latte_vt.__version__,
+            git_commit=commit,
+            git_dirty=dirty,
+            load_average_at_start=load_average(),
+        )
+
+    def record(self) -> dict:
+        """The JSON record: the start fields and the load averages now (the end of the run so far)."""
+        return asdict(self) | {"load_average_at_end": load_average()}
+
+
+def run_header(run: dict) -> str:
+    """Markdown for the top of a report: a warning when the machine was loaded, then the run record."""
+    load = max(run["load_average_at_start"][0], run["load_average_at_end"][0])
+    warning = (
+        f"> **Measured on a loaded machine: load {load:.2f}** (1-minute load average above {LOADED} at the start "
+        "or the end of the run): times are inflated.\n\n"
+    )
+    if run["git_commit"] is None:
+        commit = "commit not recorded (no git checkout)"
+    else:
+        dirty = " with uncommitted changes (dirty tree)" if run["git_dirty"] else ""
+        commit = f"commit {run['git_commit'][:12]}{dirty}"
+    start, end = (", ".join(f"{x:.2f}" for x in run[key]) for key in ("load_average_at_start", "load_average_at_end"))
+    return (
+        f"{warning if load > LOADED else ''}Run {run['date']}: `{run['command']}`; latte_vt {run['version']}, "
+        f"{commit}; load average (1, 5, 15 min) {start} at the start, {end} at the end."
+    )
 
 
 def environment(device: str) -> dict:
     """Versions and hardware the figures were measured on."""
-    import os
-
     import torch
 
     env = {
@@ -32,11 +115,15 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(payload: dict, markdown: str, json_path: Path, md_path: Path) -> None:
+def write_outputs(payload: dict, markdown: str, json_path: Path, md_path: Path, run: RunInfo) -> None:
+    """Write ``payload`` as JSON with the run record added as ``payload["run"]``, and ``markdown`` (a report
+    starting with its title line) with the run record under the title."""
+    payload["run"] = run.record()
+    title, _, body = markdown.partition("\n")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
-    md_path.write_text(markdown + "\n")
+    md_path.write_text(f"{title}\n\n{run_header(payload['run'])}\n{body}\n")
 
 
 def fmt_seconds(s: float | None) -> str:

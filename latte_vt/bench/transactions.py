@@ -12,7 +12,6 @@ the three curves.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from latte_vt.bench.measure import peak_memory_of
-from latte_vt.bench.report import environment, fmt_bytes, markdown_table, write_outputs
+from latte_vt.bench.report import RunInfo, environment, fmt_bytes, markdown_table, write_outputs
 
 
 @dataclass
@@ -127,10 +126,10 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def _long_worker(spec: dict) -> dict:
     """In a fresh process: score one account of ``spec["events"]`` random events in one causal pass."""
     from latte_vt.backbone import LatteConfig
-    from latte_vt.models.transactions import TransactionScorer
+    from latte_vt.models.transactions import TransactionScoringModel
 
     torch.set_num_threads(spec["threads"])
-    model = TransactionScorer(spec["vocab_sizes"], spec["num_numeric"], LatteConfig(**spec["encoder"])).eval()
+    model = TransactionScoringModel(spec["vocab_sizes"], spec["num_numeric"], LatteConfig(**spec["encoder"])).eval()
     model.load_state_dict(spec["state"])
     T, g = spec["events"], torch.Generator().manual_seed(0)
     cat = torch.stack([torch.randint(2, v, (1, T), generator=g) for v in spec["vocab_sizes"]], -1)  # (1, T, F_cat)
@@ -176,7 +175,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     from latte_vt.inference.transactions import score_encoded
     from latte_vt.metrics.fraud import fraud_metrics
     from latte_vt.models.gru import GRUScorer
-    from latte_vt.models.transactions import TransactionScorer
+    from latte_vt.models.transactions import TransactionScoringModel
     from latte_vt.tasks.plots import pr_curve_png
 
     if cfg.seeds < 1:
@@ -184,7 +183,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    began, load_at_start = time.perf_counter(), list(os.getloadavg())
+    began, run = time.perf_counter(), RunInfo.start()
     with tempfile.TemporaryDirectory() as tmp:
         data = _prepare(cfg, Path(cfg.data_dir or tmp))
     events, encoded, pre = data["events"], data["encoded"], data["pre"]
@@ -210,7 +209,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
         dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents, local_mix=cfg.local_mix, recency=cfg.recency
     )
     factories: dict[str, Callable[[], nn.Module]] = {
-        "latte": lambda: TransactionScorer(vocab, n_num, latte_cfg),
+        "latte": lambda: TransactionScoringModel(vocab, n_num, latte_cfg),
         "gru": lambda: GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),
     }
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
@@ -261,8 +260,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     payload = {
         "benchmark": "transactions",
         "config": asdict(cfg),
-        "environment": environment("cpu")
-        | {"load_average_at_start": load_at_start, "load_average_at_end": list(os.getloadavg())},
+        "environment": environment("cpu"),
         "data": {
             "events": encoded.height,
             "test_events": int(in_test.sum()),
@@ -278,7 +276,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
         "total_s": time.perf_counter() - began,
     }
     payload["goal_latte_ap_ge_best_baseline"] = bool(payload["ap_latte"] >= max(payload["ap_gru"], payload["ap_gbdt"]))
-    write_outputs(payload, markdown(payload), json_path, md_path)
+    write_outputs(payload, markdown(payload), json_path, md_path, run)
     return payload
 
 
@@ -329,10 +327,7 @@ def markdown(payload: dict) -> str:
             f"({payload['config']['accounts']} accounts, {payload['config']['days']} days), time split; test period "
             f"from {d['test_start']} ({d['test_events']:,} events, {d['test_positives']} labelled fraud). Sequence "
             "models score each account's full history in one causal pass; the GBDT uses polars rolling features. "
-            f"Total run {payload['total_s'] / 60:.1f} min on {env['cpu_count']} CPU cores (load average at start "
-            f"{[round(x, 2) for x in env['load_average_at_start']]}, at the end "
-            f"{[round(x, 2) for x in env['load_average_at_end']]}; the machine was shared, so "
-            "times are indicative).",
+            f"Total run {payload['total_s'] / 60:.1f} min on {env['cpu_count']} CPU cores.",
             markdown_table(
                 [
                     "model",

@@ -28,7 +28,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from latte_vt.bench.measure import run_worker, time_fn
-from latte_vt.bench.report import environment, fmt_bytes, fmt_ratio, fmt_seconds, markdown_table, write_outputs
+from latte_vt.bench.report import (
+    RunInfo,
+    environment,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_seconds,
+    markdown_table,
+    write_outputs,
+)
 
 if TYPE_CHECKING:
     from latte_vt.data.synthetic.video import VideoSynthConfig
@@ -133,12 +141,12 @@ def load_split(cfg: VideoBenchConfig, split: str) -> tuple[Tensor, Tensor, list[
 
 def build_model(kind: str, cfg: VideoBenchConfig, num_classes: int) -> torch.nn.Module:
     from latte_vt.backbone import LatteConfig
-    from latte_vt.models.video import VideoClassifier
+    from latte_vt.models.video import VideoClassificationModel
 
     mixer = "softmax" if kind == "softmax" else "latte"
     encoder = LatteConfig(cfg.dim, cfg.depth, cfg.heads, cfg.latents, mixer=mixer, pooling="latent")
     tokenizer = "frame" if kind == "frame" else "patch"
-    return VideoClassifier(
+    return VideoClassificationModel(
         num_classes,
         encoder,
         tokenizer,
@@ -302,8 +310,7 @@ def _markdown(payload: dict) -> str:
         f"(stage {cfg['frame_stage']}, {cfg['frame_pool']} pooling); temporal centering {cfg['temporal_centering']}; "
         f"trained {cfg['train_budget_s']:.0f} s in all (split {dict(cfg['budget_shares'])}) on clips decoded "
         f"once into memory (data {payload['data_s']:.0f} s), {cfg['threads']} training thread(s); "
-        f"torch {env['torch']}, {env['cpu_count']} CPUs; 1-min load average at start "
-        f"{payload['load_average_start']}; created {payload['created']}; whole run {payload['total_s']:.0f} s. "
+        f"torch {env['torch']}, {env['cpu_count']} CPUs; whole run {payload['total_s']:.0f} s. "
         f"Chance = {chance:.1%}.",
         "",
     ]
@@ -357,13 +364,9 @@ def _markdown(payload: dict) -> str:
 
 def run_video_bench(cfg: VideoBenchConfig, json_path: Path, md_path: Path) -> dict:
     """Run the whole benchmark, write JSON + Markdown, return the payload."""
-    import datetime
-    import os
-
     from latte_vt.data.synthetic.video import VideoSynthConfig, write_video_synthetic
 
-    began = time.perf_counter()
-    load_start = round(os.getloadavg()[0], 2)
+    began, run = time.perf_counter(), RunInfo.start()
     root = Path(cfg.data_dir)
     synth = VideoSynthConfig(cfg.classes, cfg.clips_per_class, cfg.video_frames, cfg.video_size, cfg.seed)
     if not synthetic_set_matches(root, synth):
@@ -382,10 +385,8 @@ def run_video_bench(cfg: VideoBenchConfig, json_path: Path, md_path: Path) -> di
     encoder = encoder_scaling(cfg)
     payload: dict = {
         "benchmark": "video",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "environment": environment("cpu"),
         "config": asdict(cfg),
-        "load_average_start": load_start,
         "num_classes": len(classes),
         "train_clips": len(data["train"][1]),
         "val_clips": len(data["val"][1]),
@@ -411,5 +412,5 @@ def run_video_bench(cfg: VideoBenchConfig, json_path: Path, md_path: Path) -> di
     payload["total_s"] = round(time.perf_counter() - began, 1)
     goals[f"whole run <= 15 min: {payload['total_s'] / 60:.1f} min"] = payload["total_s"] <= 900
     payload["goals"] = goals
-    write_outputs(payload, _markdown(payload), json_path, md_path)
+    write_outputs(payload, _markdown(payload), json_path, md_path, run)
     return payload

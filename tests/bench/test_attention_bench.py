@@ -85,7 +85,7 @@ def test_cuda_table_names_every_contestant_and_the_missing_ones():
         {"method": "latte_causal_torch", "mode": "forward", "seq_len": 16384, "error": "OutOfMemoryError: CUDA"},
     ]
     env = {"device": "cuda", "gpu": "NVIDIA H200", "torch": "2.x", "triton": "3.x", "fla": "not installed"}
-    payload = {"config": cfg, "environment": env, "results": results, "goals": [], "created": "now"}
+    payload = {"config": cfg, "environment": env, "results": results, "goals": []}
     md = render_markdown(payload)
     assert "NVIDIA H200" in md and "triton 3.x" in md and "fla not installed" in md
     assert "| causal | forward | 16384 | Latte (Triton) | 0.5 ms | 3.0× | 80 MiB |  |" in md
