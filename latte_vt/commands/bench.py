@@ -148,6 +148,12 @@ def run_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_readme(args: argparse.Namespace) -> int:
+    from latte_vt.bench.readme import update_readme
+
+    return update_readme(Path(args.readme), Path(args.benchmarks), args.check)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks against the competitors, in one run")
     bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH")
@@ -230,3 +236,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--threads", type=int, help="torch threads while training (default 1: fastest on a busy CPU)")
     video.add_argument("--quick", action="store_true", help="a tiny 2-class run to check the plumbing (~1 min)")
     video.set_defaults(func=run_video)
+
+    readme = bench_sub.add_parser("readme", help="rewrite the README's headline figures from benchmarks/*.json")
+    readme.add_argument("--check", action="store_true", help="change nothing; print the diff and exit 1 if it differs")
+    readme.add_argument("--readme", default="README.md", help="the README to rewrite (default README.md)")
+    readme.add_argument("--benchmarks", default="benchmarks", help="folder of the JSON reports (default benchmarks)")
+    readme.set_defaults(func=run_readme)
