@@ -8,11 +8,13 @@ from typing import Any
 
 
 def lazy_getattr(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` resolving ``name`` from ``package.<exports[name]>`` when first asked."""
+    """A module ``__getattr__`` resolving ``name`` from ``package.<exports[name]>`` when first asked
+    (or from ``exports[name]`` itself when it is a full ``latte_vt.`` module path)."""
 
     def resolve(name: str) -> Any:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        module = exports[name] if exports[name].startswith("latte_vt.") else f"{package}.{exports[name]}"
+        return getattr(importlib.import_module(module), name)
 
     return resolve

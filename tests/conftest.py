@@ -19,7 +19,7 @@ def transaction_bundle(tmp_path_factory) -> Path:
     from latte_vt.data.synthetic.transactions import TransactionSynthConfig, write_transactions
     from latte_vt.data.transactions import FittedPreprocessor, load_events, load_schema
     from latte_vt.export.bundle import export_transaction_bundle
-    from latte_vt.models.transactions import TransactionScorer as TorchScorer
+    from latte_vt.models.transactions import TransactionScoringModel as TorchScorer
 
     root = tmp_path_factory.mktemp("tx")
     data = write_transactions(root / "data", TransactionSynthConfig(accounts=40, days=20, seed=3), "parquet")

@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from latte_vt.data.transactions.preprocess import FittedPreprocessor
+from latte_vt.predict.histories import pad_left
+from latte_vt.predict.transactions import sigmoid
 from latte_vt.runtime.bundle import Bundle
-from latte_vt.runtime.transactions import score_encoded, sigmoid
 
 ENTITIES = 200
 SINGLE_EVENTS = 2000  # events streamed one at a time (slow path) and re-encoded by the baseline
@@ -122,8 +123,9 @@ def measure_window_reencode(bundle_dir: Path, events: list[dict], stream_scores:
         features, _ = preprocessor.live_context(event)
         start = time.perf_counter()
         preprocessor.encode_rows([features])  # the new event's features, as the stream computes them
-        logits = score_encoded(session, cat[first : row + 1], num[first : row + 1], np.array([row + 1 - first]))
-        score = float(sigmoid(logits[-1:])[0])
+        history = pad_left(cat[first : row + 1], num[first : row + 1], np.array([row + 1 - first]), np.array([0]))
+        (logits,) = session.run(None, {"cat": history.cat, "num": history.num, "mask": history.mask})  # (1, T)
+        score = float(sigmoid(logits[0, -1:])[0])
         times.append(time.perf_counter() - start)
         lengths.append(row + 1 - first)
         diffs.append(abs(score - streamed[event["event_id"]]))

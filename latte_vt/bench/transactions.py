@@ -11,6 +11,7 @@ the three curves.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -172,10 +174,12 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     from latte_vt.backbone import LatteConfig
     from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, fit_gbdt, rolling_features
     from latte_vt.data.transactions import EventWindowDataset
-    from latte_vt.inference.transactions import score_encoded
     from latte_vt.metrics.fraud import fraud_metrics
     from latte_vt.models.gru import GRUScorer
     from latte_vt.models.transactions import TransactionScoringModel
+    from latte_vt.predict.histories import score_histories
+    from latte_vt.predict.torch_models import module_logits
+    from latte_vt.predict.transactions import encoded_arrays, sigmoid
     from latte_vt.tasks.plots import pr_curve_png
 
     if cfg.seeds < 1:
@@ -196,8 +200,12 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     in_val = (until_test["time"] >= val_start).to_numpy()
     val_labels = until_test["label"].fill_null(0).to_numpy()[in_val]
 
+    def score_encoded(model: nn.Module, frame: pl.DataFrame) -> np.ndarray:
+        cat, num, lengths = encoded_arrays(frame, pre)
+        return sigmoid(score_histories(functools.partial(module_logits, model), cat, num, lengths))
+
     def validate(model: nn.Module) -> float:
-        scores = score_encoded(model, until_test, pre.cat_columns, pre.num_columns)
+        scores = score_encoded(model, until_test)
         return fraud_metrics(scores[in_val], val_labels)["ap"]
 
     print(
@@ -219,7 +227,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
             torch.manual_seed(seed)
             model = make()
             fit = train_sequence_model(model, windows, replace(cfg, seed=seed), f"{name} seed {seed}", validate)
-            scores, score_s = _timed(lambda m=model: score_encoded(m, encoded, pre.cat_columns, pre.num_columns))
+            scores, score_s = _timed(lambda m=model: score_encoded(m, encoded))
             metrics = (
                 fraud_metrics(scores[in_test], labels, scenarios)
                 | fit

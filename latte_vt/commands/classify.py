@@ -1,125 +1,95 @@
-"""``latte-vt classify PATH_OR_DIR --checkpoint CKPT``: top-k labels per clip, multi-clip averaged."""
+"""``latte-vt classify PATH_OR_DIR --checkpoint CKPT | --bundle DIR``: top-k labels per clip, multi-clip averaged.
+
+Both run through ``latte_vt.predict.VideoClassifier``: the same decoding, sampling and preprocessing
+(the checkpoint with torch, the bundle with onnxruntime), so both give the same answer for a file."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from latte_vt.errors import InputError
+
+if TYPE_CHECKING:
+    from latte_vt.predict import ClipPrediction
 
 
-def _table(predictions: list[Any], failures: list[Any], shown: int = 50) -> str:
-    """One line per clip: its path, then label (probability) for the top k, best first."""
+def _table(rows: list[ClipPrediction], shown: int = 50) -> str:
+    """One line per clip: its path, then label (probability) for the top k, best first; then the failures."""
+    ok = [r for r in rows if r.ok]
     lines = []
-    for p in predictions[:shown]:
+    for p in ok[:shown]:
         tops = "  ".join(f"{label} {prob:.3f}" for label, prob in zip(p.labels, p.probs, strict=True))
         lines.append(f"{p.path}\t{tops}")
-    if len(predictions) > shown:
-        lines.append(f"... and {len(predictions) - shown} more (see --output)")
-    lines += [f"UNREADABLE {f.path} ({f.stage}): {f.reason}" for f in failures]
+    if len(ok) > shown:
+        lines.append(f"... and {len(ok) - shown} more (see --output)")
+    lines += [f"UNREADABLE {r.path} ({r.stage}): {r.reason}" for r in rows if not r.ok]
     return "\n".join(lines)
 
 
-def write_output(path: Path, predictions: list[Any], failures: list[Any], meta: dict[str, Any]) -> None:
+def write_output(path: Path, rows: list[ClipPrediction], meta: dict[str, Any]) -> None:
     """JSON (predictions, failures, settings) or CSV (``path,rank,label,probability,error``, one row per label)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
         with path.open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["path", "rank", "label", "probability", "error"])
-            for p in predictions:
-                for rank, (label, prob) in enumerate(zip(p.labels, p.probs, strict=True), start=1):
-                    writer.writerow([p.path, rank, label, f"{prob:.6f}", ""])
-            for f in failures:
-                writer.writerow([f.path, "", "", "", f"{f.stage}: {f.reason}"])
+            for r in rows:
+                for rank, (label, prob) in enumerate(zip(r.labels, r.probs, strict=True), start=1):
+                    writer.writerow([r.path, rank, label, f"{prob:.6f}", ""])
+                if not r.ok:
+                    writer.writerow([r.path, "", "", "", r.error])
         return
     payload = {
         **meta,
-        "predictions": [{"path": p.path, "labels": p.labels, "probs": p.probs} for p in predictions],
-        "failures": [{"path": f.path, "reason": f.reason, "stage": f.stage} for f in failures],
+        "predictions": [{"path": r.path, "labels": r.labels, "probs": r.probs} for r in rows if r.ok],
+        "failures": [{"path": r.path, "reason": r.reason, "stage": r.stage} for r in rows if not r.ok],
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
-def run_bundle(args: argparse.Namespace) -> int:
-    """The same command through onnxruntime (``latte_vt.runtime``: no torch)."""
-    from types import SimpleNamespace
-
-    from latte_vt.data.video.check import gather_videos
-    from latte_vt.runtime import BundleError, VideoClassifier
-    from latte_vt.runtime.video import classify_files
-
-    source = Path(args.source)
-    try:
-        classifier = VideoClassifier(args.bundle)
-        if source.is_file() and source.suffix.lower() not in {".csv", ".tsv"}:
-            files, ignored = [source], 0
-        else:
-            files, ignored = gather_videos(source)
-    except (BundleError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    found, failures = classify_files(classifier, files, args.top_k, args.timeout if args.timeout > 0 else None)
-    predictions = [SimpleNamespace(path=path, labels=p.labels, probs=p.probs) for path, p in found]
-    print(_table(predictions, failures))
-    if ignored:
-        print(f"{ignored} file(s) without a video suffix were ignored")
-    print(f"classified {len(predictions)} file(s) with onnxruntime; {len(failures)} unreadable")
-    if args.output:
-        write_output(
-            Path(args.output), predictions, failures, {"bundle": str(args.bundle), "classes": classifier.classes}
-        )
-        print(f"wrote {args.output}")
-    return 0 if predictions else 1
-
-
 def run(args: argparse.Namespace) -> int:
     if bool(args.bundle) == bool(args.checkpoint):
-        print("error: give exactly one of --checkpoint or --bundle", file=sys.stderr)
-        return 2
+        raise InputError("give exactly one of --checkpoint or --bundle")
     if args.top_k < 1 or (args.num_clips is not None and args.num_clips < 1) or args.batch_size < 1:
-        print("error: --top-k, --num-clips and --batch-size must be at least 1", file=sys.stderr)
-        return 2
+        raise InputError("--top-k, --num-clips and --batch-size must be at least 1")
     if args.output and Path(args.output).suffix.lower() not in {".json", ".csv"}:
-        print(f"error: --output must end in .json or .csv, got {args.output}", file=sys.stderr)
-        return 2
-    if args.bundle:
-        return run_bundle(args)
-    from latte_vt.inference.video import classify_path
+        raise InputError(f"--output must end in .json or .csv, got {args.output}")
+    from latte_vt.data.video.check import gather_videos
+    from latte_vt.predict import VideoClassifier
 
-    try:
-        predictor, result = classify_path(
-            args.source,
-            args.checkpoint,
-            top_k=args.top_k,
-            num_clips=args.num_clips,
-            device=args.device,
-            batch_size=args.batch_size,
-            probe_timeout_s=args.timeout if args.timeout > 0 else None,
-        )
-    except (FileNotFoundError, ValueError) as exc:  # missing input or checkpoint, malformed CSV
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(_table(result.predictions, result.failures))
-    if result.ignored:
-        print(f"{result.ignored} file(s) without a video suffix were ignored")
-    print(f"classified {len(result.predictions)} file(s); {len(result.failures)} unreadable")
+    model = args.bundle or args.checkpoint
+    source = Path(args.source)
+    if source.is_file() and source.suffix.lower() not in {".csv", ".tsv"}:
+        files, ignored = [source], 0
+    else:
+        files, ignored = gather_videos(source)
+    kind = "bundle" if args.bundle else "checkpoint"
+    classifier = VideoClassifier(model, num_clips=args.num_clips, device=args.device, expect=kind)
+    timeout = args.timeout if args.timeout > 0 else None
+    rows = classifier.classify(files, args.top_k, args.batch_size, timeout)
+    print(_table(rows))
+    if ignored:
+        print(f"{ignored} file(s) without a video suffix were ignored")
+    classified = sum(r.ok for r in rows)
+    engine = "onnxruntime" if classifier.kind == "bundle" else "torch"
+    print(f"classified {classified} file(s) with {engine}; {len(rows) - classified} unreadable")
     if args.output:
-        meta = {"checkpoint": str(args.checkpoint), "classes": predictor.classes, **asdict(predictor.settings)}
-        write_output(Path(args.output), result.predictions, result.failures, meta)
+        meta = {"model": str(model), "kind": classifier.kind, "classes": classifier.classes}
+        write_output(Path(args.output), rows, meta | classifier.spec.to_dict())
         print(f"wrote {args.output}")
-    return 0 if result.predictions else 1
+    return 0 if classified else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "classify",
-        help="top-k labels and probabilities per clip from a trained checkpoint",
+        help="top-k labels and probabilities per clip from a checkpoint or a bundle",
         description="Classify one video, every video under a folder (recursively) or the rows of a CSV/TSV. "
-        "Each file gives the checkpoint's evaluation clips (views), whose probabilities are averaged. "
+        "Each file gives the model's evaluation clips (views), whose probabilities are averaged. "
         "Unreadable files are listed with their reason; exit code 0 when the readable files were classified "
         "(1 when none was readable, 2 on a usage error).",
     )
@@ -128,9 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--bundle", help="an ONNX bundle from `latte-vt export` (onnxruntime, no torch)")
     parser.add_argument("--top-k", type=int, default=5, help="labels per clip (default 5)")
     parser.add_argument("--output", help="write predictions to a .json or .csv file")
-    parser.add_argument("--num-clips", type=int, help="views per file (default: the checkpoint's setting)")
+    parser.add_argument("--num-clips", type=int, help="views per file (default: the model's setting)")
     parser.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--device", default="cpu", help="torch device for --checkpoint (default cpu)")
     parser.add_argument(
         "--timeout",
         type=float,

@@ -1,10 +1,14 @@
-"""``latte-vt export --checkpoint CKPT --out BUNDLE``: ONNX bundle with parity checks."""
+"""``latte-vt export --checkpoint CKPT --out BUNDLE``: ONNX bundle with parity checks.
+
+Exit codes (``cli.main``): 2 for bad input (checkpoint, preset, an existing bundle without ``--force``),
+1 when the export fails (parity: no bundle is written)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from latte_vt.errors import InputError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,18 +19,12 @@ def run(args: argparse.Namespace) -> int:
         preset = yaml.safe_load(Path(args.preset).read_text()) or {}
         unknown = set(preset) - {"opset", "int8"}
         if unknown:
-            print(f"error: {args.preset}: unknown preset keys {sorted(unknown)} (known: opset, int8)", file=sys.stderr)
-            return 2
+            raise InputError(f"{args.preset}: unknown preset keys {sorted(unknown)} (known: opset, int8)")
     opset = args.opset or int(preset.get("opset", 18))
     from latte_vt.export.checkpoint import export_checkpoint
-    from latte_vt.export.parity import ParityError
 
-    try:
-        int8 = args.int8 or bool(preset.get("int8", False))
-        out = export_checkpoint(args.checkpoint, args.out, opset=opset, force=args.force, int8=int8)
-    except (FileNotFoundError, FileExistsError, ValueError, ParityError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    int8 = args.int8 or bool(preset.get("int8", False))
+    out = export_checkpoint(args.checkpoint, args.out, opset=opset, force=args.force, int8=int8)
     print(f"bundle written: {out} (parity checks passed; see {out / 'manifest.json'})")
     return 0
 

@@ -2,15 +2,17 @@
 
 INPUT is one or more CSV/Parquet files, globs or folders. Rows the schema rejects go to ``--rejects``
 (default: ``<output stem>.rejects.parquet`` next to the output) with their reason; nothing is dropped
-silently. ``--bundle DIR`` scores with an exported ONNX bundle (onnxruntime, no torch) instead.
+silently. ``--bundle DIR`` scores with an exported ONNX bundle (onnxruntime, no torch) instead; both
+run through ``latte_vt.predict.TransactionScorer`` (same validation, encoding and batching).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
+
+from latte_vt.errors import InputError
 
 
 def _default_rejects(output: Path) -> Path:
@@ -19,54 +21,38 @@ def _default_rejects(output: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     if bool(args.checkpoint) == bool(args.bundle):
-        print("error: give exactly one of --checkpoint CKPT or --bundle DIR", file=sys.stderr)
-        return 2
+        raise InputError("give exactly one of --checkpoint CKPT or --bundle DIR")
     output = Path(args.output)
     if output.suffix.lower() not in (".parquet", ".csv"):
-        print(f"error: --output must end in .parquet or .csv, got {output}", file=sys.stderr)
-        return 2
+        raise InputError(f"--output must end in .parquet or .csv, got {output}")
+    if args.max_batch_events < 1:
+        raise InputError(f"--max-batch-events must be at least 1, got {args.max_batch_events}")
     rejects = Path(args.rejects) if args.rejects else _default_rejects(output)
-    from latte_vt.data.transactions import BadEventError, SchemaError
+    from latte_vt.predict import TransactionScorer
 
     began = time.perf_counter()
-    try:
-        if args.bundle:
-            from latte_vt.runtime.transactions import TransactionScorer
+    kind = "bundle" if args.bundle else "checkpoint"
+    scorer = TransactionScorer(args.bundle or args.checkpoint, max_batch_events=args.max_batch_events, expect=kind)
+    if args.schema:
+        from latte_vt.data.transactions import load_schema
 
-            scorer = TransactionScorer(args.bundle, max_batch_events=args.max_batch_events)
-            if args.schema:
-                from latte_vt.data.transactions import load_schema
-
-                scorer.schema = load_schema(args.schema)
-            scores = scorer.score(args.inputs, rejects_path=rejects)
-            report = scorer.last_report
-        else:
-            from latte_vt.data.transactions import load_schema
-            from latte_vt.inference.transactions import load_checkpoint_scorer, score_events
-
-            model, preprocessor, schema = load_checkpoint_scorer(args.checkpoint)
-            schema = load_schema(args.schema) if args.schema else schema
-            result = score_events(
-                args.inputs, model, preprocessor, schema, rejects, args.max_batch_events, progress=True
-            )
-            scores, report = result.scores, result.report
-    except (FileNotFoundError, SchemaError, BadEventError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        scorer.schema = load_schema(args.schema)
+    scores = scorer.score(args.inputs, rejects_path=rejects, progress=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".parquet":
         scores.write_parquet(output)
     else:
         scores.write_csv(output)
     seconds = time.perf_counter() - began
-    print(report.summary())
+    print(scorer.last_report.summary())
     rate = scores.height / max(seconds, 1e-9)
-    print(f"scored {scores.height} events in {seconds:.1f} s ({rate:.0f} events/s) -> {output}")
+    engine = "onnxruntime" if scorer.kind == "bundle" else "torch"
+    print(f"scored {scores.height} events with {engine} in {seconds:.1f} s ({rate:.0f} events/s) -> {output}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("score", help="score every event of transaction logs (CSV/Parquet) with a checkpoint")
+    parser = sub.add_parser("score", help="score every event of CSV/Parquet event logs with a checkpoint or a bundle")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="event files, globs or folders (.csv/.parquet)")
     parser.add_argument("--checkpoint", help="TransactionScoringTask checkpoint (.ckpt)")
     parser.add_argument("--bundle", help="exported ONNX bundle folder (latte-vt export), instead of --checkpoint")

@@ -14,15 +14,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from latte_vt import __version__
+from latte_vt.data.video.spec import ClipSpec
+from latte_vt.errors import InputError
 from latte_vt.export import int8
 from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
 from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
 from latte_vt.export.parity import ParityError, transaction_parity, video_parity
-from latte_vt.models.transactions import TransactionScorer
-from latte_vt.models.video import VideoClassifier
+from latte_vt.models.transactions import TransactionScoringModel
+from latte_vt.models.video import VideoClassificationModel
 from latte_vt.runtime.bundle import SUPPORTED_OPSETS, write_manifest
 
 
@@ -41,9 +44,9 @@ def versions() -> dict[str, str]:
 
 def _start(out: Path, opset: int, force: bool) -> Path:
     if opset not in SUPPORTED_OPSETS:
-        raise ValueError(f"--opset {opset} is not supported (use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1})")
+        raise InputError(f"--opset {opset} is not supported (use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1})")
     if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it")
+        raise InputError(f"{out} exists; pass --force to replace it")
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -51,25 +54,29 @@ def _start(out: Path, opset: int, force: bool) -> Path:
 
 
 def _finish(partial: Path, out: Path, manifest: dict[str, Any], judge_int8: Callable[[], dict] | None = None) -> Path:
+    """Judge int8, write the manifest and move ``partial`` to ``out``. When parity failed, only the report
+    ``<out>.parity.json`` is written: ``partial`` is removed and whatever is at ``out`` is left as it was."""
+    report = out.with_name(out.name + ".parity.json")
     if not manifest["parity"]["ok"]:
-        report = partial.with_suffix(".parity.json")
         report.write_text(json.dumps(manifest["parity"], indent=2))
         shutil.rmtree(partial)
-        raise ParityError(f"parity failed, bundle not written; details in {report}")
-    if judge_int8 is not None:  # judged by the task metric; shipped only when within tolerance
+        kept = f" ({out} left as it was)" if out.exists() else ""
+        raise ParityError(f"parity failed, bundle not written{kept}; the failing checks are in {report}")
+    if judge_int8 is not None:  # judged by the task metric; shipped only when accepted
         manifest["int8"] = judge_int8()
-        if manifest["int8"]["accepted"]:
+        if manifest["int8"]["status"] == "accepted":
             manifest["files"]["model.int8.onnx"] = None
     manifest["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     manifest["versions"] = versions()
     write_manifest(partial, manifest)
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
+    report.unlink(missing_ok=True)  # an earlier failed export's report no longer describes what is at ``out``
     return out
 
 
 def export_transaction_bundle(
-    model: TransactionScorer,
+    model: TransactionScoringModel,
     preprocessor_json: Path,
     schema: dict,
     out: Path,
@@ -106,42 +113,40 @@ def export_transaction_bundle(
     if int8_events is not None:
 
         def judge_int8() -> dict:
-            return int8.judge(partial, "average_precision", int8.transaction_evaluator(partial, int8_events))
+            return int8.judge(partial, int8.transaction_evaluator(partial, int8_events))
 
     return _finish(partial, out, manifest, judge_int8)
 
 
 def export_video_bundle(
-    model: VideoClassifier,
+    model: VideoClassificationModel,
     classes: list[str],
-    data: dict,
+    spec: ClipSpec,
     out: Path,
     opset: int = 18,
     force: bool = False,
     int8_samples: list[tuple[str, str]] | None = None,
-    real_clips: Any = None,
+    real_clips: list[np.ndarray] | None = None,
 ) -> Path:
-    """model.onnx (uint8 frames in) + preprocess.json (labels, frame size, sampling, mean/std) + manifest;
-    with ``int8_samples`` ((path, label) validation clips) also model.int8.onnx when top-1 drops <= 1 point."""
-    model = model.eval().float()
+    """model.onnx (uint8 frames at any resolution in; the clip spec's resize, crop and normalisation inside)
+    + preprocess.json (labels and the ``ClipSpec``) + manifest; with ``int8_samples`` ((path, label)
+    validation clips) also model.int8.onnx when top-1 drops <= 1 point."""
+    graph = VideoGraph(model.eval().float(), spec).eval()
     partial = _start(out, opset, force)
-    num_frames, size = int(data["num_frames"]), int(data["size"])
-    mean, std = list(data["mean"]), list(data["std"])
-    graph = VideoGraph(model, mean, std)
-    graphs = {"model": export_video_graph(graph, num_frames, size, partial / "model.onnx", opset)}
-    spec = {"task": "video", "classes": classes, **data}
-    (partial / "preprocess.json").write_text(json.dumps(spec, indent=2))
+    graphs = {"model": export_video_graph(graph, spec.num_frames, partial / "model.onnx", opset)}
+    preprocess = {"task": "video", "classes": classes, **spec.to_dict()}
+    (partial / "preprocess.json").write_text(json.dumps(preprocess, indent=2))
     manifest = {
         "task": "video",
         "opset": opset,
         "graphs": graphs,
         "files": dict.fromkeys(["model.onnx", "preprocess.json"]),
-        "parity": video_parity(model, partial / "model.onnx", mean, std, num_frames, size, real=real_clips),
+        "parity": video_parity(graph, partial / "model.onnx", real=real_clips),
     }
     judge_int8 = None
     if int8_samples is not None:
 
         def judge_int8() -> dict:
-            return int8.judge(partial, "top1", int8.video_evaluator(spec, classes, int8_samples))
+            return int8.judge(partial, int8.video_evaluator(spec, classes, int8_samples))
 
     return _finish(partial, out, manifest, judge_int8)

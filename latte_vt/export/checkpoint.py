@@ -8,134 +8,110 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
-from latte_vt.backbone import LatteConfig
+from latte_vt.data.video.spec import ClipSpec
 from latte_vt.export.bundle import export_transaction_bundle, export_video_bundle
+from latte_vt.tasks.checkpoint import CheckpointError, load_checkpoint
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint dict, loaded with ``weights_only=True`` (never unpickles arbitrary objects)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    torch.serialization.add_safe_globals([LatteConfig])
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
-        raise ValueError(f"{path}: not a readable latte_vt checkpoint ({type(exc).__name__}: {exc})") from exc
+PARITY_CLIPS = 4
+PARITY_ENTITIES = 8
+PARITY_EVENTS = 256
 
 
-def checkpoint_task(ckpt: dict[str, Any], path: Path) -> str:
-    hp = ckpt.get("hyper_parameters", {})
-    info = hp.get("data_info") or {}
-    if "vocab_sizes" in hp or "vocab_sizes" in info:
-        return "transactions"
-    if "num_classes" in hp or "num_classes" in info:
-        return "video"
-    raise ValueError(f"{path}: no latte_vt task hyper-parameters in this checkpoint")
-
-
-def _video_val_samples(dm: dict[str, Any], path: Path) -> list[tuple[str, str]]:
+def _video_val_samples(dm: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """(path, label) of the checkpoint's validation clips, or None when its data root is not here."""
     from latte_vt.data.video.sources import list_samples, split_source
 
-    if "root" not in dm:
-        raise ValueError(f"{path}: --int8 needs the validation split, but the checkpoint names no data root")
-    return [(str(s.path), s.label) for s in list_samples(split_source(dm["root"], "val"))]
+    root = dm.get("root")
+    if root is None or not Path(root).is_dir():
+        return None
+    return [(str(s.path), s.label) for s in list_samples(split_source(root, "val"))]
 
 
-def _transaction_val_events(dm: dict[str, Any], info: dict[str, Any], path: Path):
+def _transaction_val_events(dm: dict[str, Any], info: dict[str, Any]):
+    """The checkpoint's validation-period events (canonical frame), or None when its event files are not here."""
     import polars as pl
 
+    from latte_vt.data.transactions import resolve_paths
     from latte_vt.data.transactions.schema import load_schema
     from latte_vt.data.transactions.validate import load_events
 
     if "paths" not in dm or "val_start" not in info:
-        raise ValueError(f"{path}: --int8 needs the validation period, but the checkpoint names no event files")
+        return None
+    try:
+        resolve_paths(dm["paths"])
+    except FileNotFoundError:
+        return None
     events = load_events(dm["paths"], load_schema(info["schema"])).events
     start, end = dt.datetime.fromisoformat(info["val_start"]), dt.datetime.fromisoformat(info["test_start"])
     return events.filter((pl.col("time") >= start) & (pl.col("time") < end))
 
 
-def _real_clips(dm: dict[str, Any], spec: dict[str, Any], count: int = 4):
-    """Up to ``count`` decoded validation clips (B, T, S, S, 3) uint8 for parity, or None without data."""
-    import numpy as np
+def _real_clips(samples: list[tuple[str, str]] | None, spec: ClipSpec) -> list[np.ndarray]:
+    """The first readable validation clips' views at native resolution (V, T, H, W, 3), for parity."""
+    from latte_vt.data.video.reader import VideoReadError
+    from latte_vt.predict.clips import decode_clips
 
-    from latte_vt.runtime.video import clip_batch
+    clips = []
+    for path, _ in samples or []:
+        try:
+            clips.append(decode_clips(path, spec))
+        except VideoReadError:  # a bad validation file is not a parity input; the next one is
+            continue
+        if len(clips) == PARITY_CLIPS:
+            break
+    return clips
 
-    try:
-        samples = _video_val_samples(dm, Path("checkpoint"))[:count]
-        clips = [clip_batch(p, spec)[0] for p, _ in samples]
-    except Exception:  # noqa: BLE001 - parity on real clips is best effort: the data may be elsewhere
-        return None
-    return np.stack(clips) if clips else None
 
-
-def _real_histories(dm: dict[str, Any], info: dict[str, Any], preprocessor: Path, entities: int = 8, cap: int = 256):
-    """Encoded histories of a few validation-period entities, left-padded: (cat, num, mask), or None."""
-    import numpy as np
-
+def _real_histories(events, preprocessor_json: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Encoded histories (the last ``PARITY_EVENTS`` events) of a few validation-period entities, one
+    left-padded batch (cat, num, mask), for parity; None without events."""
     from latte_vt.data.transactions.preprocess import FittedPreprocessor
+    from latte_vt.predict.histories import pad_left
+    from latte_vt.predict.transactions import encoded_arrays
 
-    try:
-        events = _transaction_val_events(dm, info, Path("checkpoint"))
-        pre = FittedPreprocessor.load(preprocessor)
-        encoded = pre.transform(events)
-    except Exception:  # noqa: BLE001 - best effort, as above
+    if events is None or events.height == 0:
         return None
-    groups = [g.tail(cap) for _, g in encoded.group_by("entity", maintain_order=True)][:entities]
-    if not groups:
-        return None
-    T = max(g.height for g in groups)
-    cat = np.zeros((len(groups), T, len(pre.cat_columns)), dtype=np.int64)
-    num = np.zeros((len(groups), T, len(pre.num_columns)), dtype=np.float32)
-    mask = np.zeros((len(groups), T), dtype=bool)
-    for i, g in enumerate(groups):
-        n = g.height
-        cat[i, T - n :] = g.select(pre.cat_columns).to_numpy()
-        num[i, T - n :] = g.select(pre.num_columns).to_numpy()
-        mask[i, T - n :] = True
-    return cat, num, mask
+    import polars as pl
+
+    pre = FittedPreprocessor.load(preprocessor_json)
+    entities = events["entity"].unique(maintain_order=True).head(PARITY_ENTITIES)
+    chosen = events.filter(pl.col("entity").is_in(entities.implode()))
+    encoded = pre.transform(chosen).group_by("entity", maintain_order=True).tail(PARITY_EVENTS)
+    cat, num, lengths = encoded_arrays(encoded, pre)
+    batch = pad_left(cat, num, lengths, np.arange(len(lengths)))
+    return batch.cat, batch.num, batch.mask
 
 
 def export_checkpoint(
     path: str | Path, out: str | Path, opset: int = 18, force: bool = False, int8: bool = False
 ) -> Path:
     """Export a VideoClassificationTask or TransactionScoringTask checkpoint to ``out``; with ``int8`` also
-    a dynamic-int8 graph, judged on the checkpoint's validation data."""
+    a dynamic-int8 graph, judged on the checkpoint's validation data. Parity is checked on random inputs
+    and, when the checkpoint's data is on this machine, on real validation clips / histories."""
     path, out = Path(path), Path(out)
-    ckpt = read_checkpoint(path)
-    task = checkpoint_task(ckpt, path)
-    if task == "video":
-        from latte_vt.tasks.video import VideoClassificationTask
-
-        module = VideoClassificationTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
-        hp, dm = module.hparams, ckpt.get("datamodule_hyper_parameters", {})
-        data = {
-            "num_frames": int(dm.get("num_frames", hp.num_frames)),
-            "size": int(dm.get("size", hp.image_size)),
-            "num_clips": int(dm.get("num_clips", 1)),
-            "eval_stride": int(dm.get("eval_stride", 2)),
-            "mean": [float(x) for x in dm.get("mean", IMAGENET_MEAN)],
-            "std": [float(x) for x in dm.get("std", IMAGENET_STD)],
-        }
-        samples = _video_val_samples(dm, path) if int8 else None
-        real = _real_clips(dm, data)
-        return export_video_bundle(module.model, module.classes, data, out, opset, force, samples, real)
-    from latte_vt.tasks.transactions import TransactionScoringTask
-
-    module = TransactionScoringTask.load_from_checkpoint(path, map_location="cpu", weights_only=True)
-    info = module.hparams.get("data_info") or {}
-    if "preprocessor" not in info or "schema" not in info:
-        raise ValueError(
-            f"{path}: the checkpoint holds no fitted preprocessor/schema (train with TransactionDataModule)"
+    loaded = load_checkpoint(path)
+    dm = loaded.datamodule_hparams
+    if loaded.task == "video":
+        spec = ClipSpec.from_checkpoint(loaded.raw)
+        samples = _video_val_samples(dm)
+        if int8 and samples is None:
+            raise CheckpointError(
+                f"{path}: --int8 needs the validation clips, but data root {dm.get('root')} is not here"
+            )
+        real = _real_clips(samples, spec)
+        return export_video_bundle(
+            loaded.module.model, loaded.module.classes, spec, out, opset, force, samples if int8 else None, real
         )
-    dm = ckpt.get("datamodule_hyper_parameters", {})
-    events = _transaction_val_events(dm, info, path) if int8 else None
+    info = loaded.module.hparams["data_info"]
+    events = _transaction_val_events(dm, info)
+    if int8 and events is None:
+        raise CheckpointError(f"{path}: --int8 needs the validation period, but the event files are not here")
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "preprocessor.json"
         pre.write_text(json.dumps(info["preprocessor"]))
-        real = _real_histories(dm, info, pre)
-        return export_transaction_bundle(module.model, pre, info["schema"], out, opset, force, events, real)
+        real = _real_histories(events, pre)
+        return export_transaction_bundle(
+            loaded.module.model, pre, info["schema"], out, opset, force, events if int8 else None, real
+        )

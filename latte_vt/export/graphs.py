@@ -1,6 +1,7 @@
 """The modules that are exported: they fix each ONNX graph's inputs and outputs.
 
-* ``VideoGraph``: uint8 frames (B, T, H, W, 3) -> logits (B, C); scaling and normalisation inside.
+* ``VideoGraph``: uint8 frames (B, T, H, W, 3) at any resolution -> logits (B, C); the clip spec's resize,
+  crop and normalisation (``ClipPreprocess``) inside, so the runtime only decodes and samples frames.
 * ``TransactionGraph``: cat (B, T, F_cat) int64, num (B, T, F_num), mask (B, T) bool -> logits (B, T).
 * ``TransactionStepGraph``: one event per entity + ``past_state.*`` -> logit (B,) + ``present_state.*``.
 Causal Latte runs in its scan form here (``LatteEncoder.set_exportable``): plain ops, no cummax.
@@ -12,8 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from latte_vt.attention import LatteState
-from latte_vt.models.transactions import TransactionScorer
-from latte_vt.models.video import VideoClassifier
+from latte_vt.data.video.preprocess import ClipPreprocess
+from latte_vt.data.video.spec import ClipSpec
+from latte_vt.models.transactions import TransactionScoringModel
+from latte_vt.models.video import VideoClassificationModel
 
 LATTE_PARTS = ("S", "z", "m")
 LOCAL_PART = "local"
@@ -21,17 +24,18 @@ INITIAL_VALUES = {"S": 0.0, "z": 0.0, "m": -1e30, LOCAL_PART: 0.0}
 
 
 class VideoGraph(nn.Module):
-    """uint8 (B, T, H, W, 3) frames -> (B, num_classes) logits."""
+    """uint8 (B, T, H, W, 3) frames, any H and W -> (B, num_classes) logits.
 
-    def __init__(self, model: VideoClassifier, mean: list[float], std: list[float]) -> None:
+    Checkpoint inference runs this same module, so a checkpoint and its bundle see the same pixels."""
+
+    def __init__(self, model: VideoClassificationModel, spec: ClipSpec) -> None:
         super().__init__()
+        self.spec = spec
+        self.preprocess = ClipPreprocess(spec)
         self.model = model
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 1, 3, 1, 1))
 
     def forward(self, frames: Tensor) -> Tensor:
-        clips = frames.permute(0, 1, 4, 2, 3).float() / 255.0  # (B, T, 3, H, W)
-        return self.model((clips - self.mean) / self.std)
+        return self.model(self.preprocess(frames))  # (B, T, 3, S, S) -> (B, C)
 
 
 class TransactionGraph(nn.Module):
@@ -42,7 +46,7 @@ class TransactionGraph(nn.Module):
     both batch and time are dynamic ("Expected leaf to be a Tensor or None, got SymInt").
     """
 
-    def __init__(self, model: TransactionScorer) -> None:
+    def __init__(self, model: TransactionScoringModel) -> None:
         super().__init__()
         object.__setattr__(self, "model", model)
         model.encoder.set_exportable(True)
@@ -59,7 +63,7 @@ class TransactionStepGraph(nn.Module):
     ``initial_states`` (``INITIAL_VALUES`` per part).
     """
 
-    def __init__(self, model: TransactionScorer) -> None:
+    def __init__(self, model: TransactionScoringModel) -> None:
         super().__init__()
         if model.encoder.config.mixer != "latte":
             raise ValueError(f"step export needs the latte mixer (constant state), got {model.encoder.config.mixer!r}")

@@ -14,6 +14,7 @@ from latte_vt.export.graphs import INITIAL_VALUES, TransactionGraph, Transaction
 TRACE_BATCH = 2
 MAX_BATCH = 1 << 16
 MAX_TIME = 1 << 22
+MAX_SIDE = 1 << 14
 
 
 def _export(
@@ -48,13 +49,16 @@ def _rename_clashing_values(graph, names: set[str]) -> None:
                 value.name = f"{value.name}__{node.name or node.op_type}_{i}"
 
 
-def export_video_graph(graph: VideoGraph, num_frames: int, image_size: int, path: Path, opset: int) -> dict:
-    """model.onnx for video: frames uint8 (B, T, H, W, 3) -> logits; batch and time dynamic."""
-    frames = torch.randint(0, 256, (TRACE_BATCH, num_frames, image_size, image_size, 3), dtype=torch.uint8)
+def export_video_graph(graph: VideoGraph, num_frames: int, path: Path, opset: int) -> dict:
+    """model.onnx for video: frames uint8 (B, T, H, W, 3) -> logits; batch, time, height and width dynamic
+    (traced on a non-square frame larger than the crop, so neither side freezes)."""
+    side = graph.preprocess.short_side
+    frames = torch.randint(0, 256, (TRACE_BATCH, num_frames, side + 3, 2 * side + 5, 3), dtype=torch.uint8)
     B, T = torch.export.Dim("batch", min=1, max=MAX_BATCH), torch.export.Dim("time", min=2, max=MAX_TIME)
-    _export(graph, (frames,), path, ["frames"], ["logits"], ({0: B, 1: T},), opset)
+    H, W = torch.export.Dim("height", min=2, max=MAX_SIDE), torch.export.Dim("width", min=2, max=MAX_SIDE)
+    _export(graph, (frames,), path, ["frames"], ["logits"], ({0: B, 1: T, 2: H, 3: W},), opset)
     return {
-        "inputs": {"frames": {"dtype": "uint8", "shape": ["batch", "time", image_size, image_size, 3]}},
+        "inputs": {"frames": {"dtype": "uint8", "shape": ["batch", "time", "height", "width", 3]}},
         "outputs": {"logits": {"dtype": "float32", "shape": ["batch", "classes"]}},
     }
 

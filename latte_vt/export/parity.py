@@ -8,9 +8,8 @@ import numpy as np
 import torch
 
 from latte_vt.errors import LatteError
-from latte_vt.export.graphs import TransactionStepGraph
-from latte_vt.models.transactions import TransactionScorer
-from latte_vt.models.video import VideoClassifier
+from latte_vt.export.graphs import TransactionStepGraph, VideoGraph
+from latte_vt.models.transactions import TransactionScoringModel
 
 FULL_TOL = 1e-4
 STEP_TOL = 1e-5
@@ -26,7 +25,7 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def transaction_parity(model: TransactionScorer, root: Path, seed: int = 0, real: tuple | None = None) -> dict:
+def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0, real: tuple | None = None) -> dict:
     """model.onnx vs torch at batch/time sizes other than the traced (2, 37), a stress input, real
     encoded histories when given (cat, num, mask arrays), and step.onnx over every event vs model.onnx."""
     model.encoder.set_exportable(False)  # the reference is the training-time chunked path
@@ -92,42 +91,39 @@ def transaction_parity(model: TransactionScorer, root: Path, seed: int = 0, real
     return result
 
 
-def video_parity(
-    model: VideoClassifier,
-    graph_path: Path,
-    mean: list[float],
-    std: list[float],
-    num_frames: int,
-    image_size: int,
-    seed: int = 0,
-    real: np.ndarray | None = None,
-) -> dict:
-    """model.onnx (uint8 frames in) vs torch at other batch/time sizes, and on real decoded clips when
-    given: max abs logit diff and argmax."""
+def video_parity(graph: VideoGraph, graph_path: Path, seed: int = 0, real: list[np.ndarray] | None = None) -> dict:
+    """model.onnx vs the same ``VideoGraph`` in torch (preprocessing included), on uint8 frames of other
+    batch/time sizes and frame sizes than the traced one (square, landscape, portrait, smaller than the
+    crop), and on real decoded validation clips at their native resolution when given: max abs logit
+    diff and argmax."""
     g = torch.Generator().manual_seed(seed)
     session = _session(graph_path)
-    m = torch.tensor(mean).view(1, 1, 3, 1, 1)
-    s = torch.tensor(std).view(1, 1, 3, 1, 1)
+    T, S = graph.spec.num_frames, graph.spec.size
+    cases: list[tuple[str, torch.Tensor]] = [
+        ("random", torch.randint(0, 256, shape, generator=g, dtype=torch.uint8))
+        for shape in (
+            (1, T, S, S, 3),
+            (3, T, 72, 128, 3),
+            (2, max(2, T // 2), 2 * S + 1, S + 7, 3),
+            (1, 2 * T, S // 2 + 1, S, 3),
+        )
+    ]
+    cases += [("real clip", torch.from_numpy(clip)) for clip in real or []]  # (V, T, H, W, 3) each
     checks = []
-    cases = [(1, num_frames), (3, num_frames), (2, max(2, num_frames // 2)), (1, num_frames * 2)]
-    if real is not None:
-        cases.append(real)  # real decoded clips (B, T, S, S, 3) uint8
-    for case in cases:
-        if isinstance(case, np.ndarray):
-            frames = torch.from_numpy(case)
-        else:
-            frames = torch.randint(0, 256, (*case, image_size, image_size, 3), generator=g, dtype=torch.uint8)
-        B, T = frames.shape[:2]
+    for kind, frames in cases:
         with torch.no_grad():
-            ref = model((frames.permute(0, 1, 4, 2, 3).float() / 255.0 - m) / s).numpy()
+            ref = graph(frames).numpy()
         (got,) = session.run(None, {"frames": frames.numpy()})
         diff = float(np.abs(got - ref).max())
         same = bool((got.argmax(-1) == ref.argmax(-1)).all())
+        B, T_, H, W = frames.shape[:4]
         checks.append(
             {
                 "batch": B,
-                "time": T,
-                "input": "real clips" if isinstance(case, np.ndarray) else "random",
+                "time": T_,
+                "height": H,
+                "width": W,
+                "input": kind,
                 "max_abs_diff": diff,
                 "same_argmax": same,
                 "ok": diff <= FULL_TOL and same and bool(np.isfinite(got).all()),

@@ -1,4 +1,4 @@
-"""GRU baseline on the transaction tokenizer: the same inputs and outputs as ``TransactionScorer``."""
+"""GRU baseline on the transaction tokenizer: the same inputs and outputs as ``TransactionScoringModel``."""
 
 from __future__ import annotations
 

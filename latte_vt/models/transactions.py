@@ -10,7 +10,7 @@ from latte_vt.backbone import LatteConfig, LatteEncoder
 from latte_vt.tokenizers.transactions import TransactionTokenizer
 
 
-class TransactionScorer(nn.Module):
+class TransactionScoringModel(nn.Module):
     """cat (B, T, F_cat), num (B, T, F_num), mask (B, T) -> (B, T) logits, each from that entity's past only.
 
     Args:

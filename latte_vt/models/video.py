@@ -12,7 +12,7 @@ from latte_vt.backbone import LatteConfig, LatteEncoder
 from latte_vt.tokenizers.video import FramePool, FrameTokenizer, PatchTokenizer
 
 
-class VideoClassifier(nn.Module):
+class VideoClassificationModel(nn.Module):
     """(B, T, 3, H, W) normalised clips -> (B, num_classes) logits.
 
     Args:

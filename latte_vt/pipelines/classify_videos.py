@@ -75,7 +75,7 @@ def run_shard(spec: JobSpec, shard: Shard) -> tuple[pl.DataFrame, pl.DataFrame, 
     import polars as pl
 
     o = spec.options
-    found = clip_model(spec.model).classify(list(shard.items), o.top_k, o.batch_size, o.probe_timeout_s)
+    found = clip_model(spec.model).classify(list(shard.items), o.top_k, o.batch_size, o.probe_timeout_s, False)
     rows = pl.DataFrame(
         {
             "path": [p.path for p in found],

@@ -2,6 +2,8 @@
 
 Nothing in this package imports torch, so it runs on edge boxes and in scoring services that only
 have onnxruntime.  ``Bundle`` verifies a bundle (files, hashes, opset) before anything runs.
+``VideoClassifier`` and ``TransactionScorer`` are the prediction layer's classes (``latte_vt.predict``):
+given a bundle they run with onnxruntime only (given a checkpoint, the same classes use torch).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from latte_vt.lazy import lazy_getattr
 _EXPORTS = {
     "Bundle": "bundle",
     "BundleError": "bundle",
-    "TransactionScorer": "transactions",
+    "ClipPrediction": "latte_vt.predict.results",
+    "TransactionScorer": "latte_vt.predict.transactions",
     "StreamingScorer": "streaming",
-    "VideoClassifier": "video",
+    "VideoClassifier": "latte_vt.predict.video",
 }
 
 __all__ = sorted(_EXPORTS)

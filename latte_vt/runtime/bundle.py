@@ -16,7 +16,7 @@ from typing import Any
 from latte_vt.errors import InputError
 
 FORMAT = "latte-vt-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: video model.onnx takes frames at any resolution (resize and crop inside)
 SUPPORTED_OPSETS = range(18, 24)  # what the exporter writes and onnxruntime >= 1.20 runs
 
 
@@ -60,8 +60,13 @@ class Bundle:
             manifest = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as exc:
             raise BundleError(f"bundle {root}: manifest.json is not valid JSON ({exc})") from exc
-        if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-            raise BundleError(f"bundle {root}: not a {FORMAT} v{FORMAT_VERSION} manifest")
+        if manifest.get("format") != FORMAT:
+            raise BundleError(f"bundle {root}: not a {FORMAT} manifest")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise BundleError(
+                f"bundle {root}: format version {manifest.get('format_version')}, this runtime reads "
+                f"{FORMAT_VERSION}: export the checkpoint again with this version (latte-vt export)"
+            )
         opset = manifest.get("opset")
         if opset not in SUPPORTED_OPSETS:
             raise BundleError(
@@ -98,6 +103,14 @@ class Bundle:
         if threads:
             options.intra_op_num_threads = threads
         return ort.InferenceSession(str(self.root / f"{graph}.onnx"), options, providers=["CPUExecutionProvider"])
+
+
+def open_bundle(bundle: Bundle | str | Path, task: str) -> Bundle:
+    """A verified bundle of the expected task (``video`` or ``transactions``)."""
+    bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+    if bundle.task != task:
+        raise BundleError(f"bundle {bundle.root}: a {bundle.task!r} bundle, expected {task!r}")
+    return bundle
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:

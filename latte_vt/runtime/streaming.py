@@ -25,9 +25,9 @@ import numpy as np
 from latte_vt.data.transactions.history import EntityHistory
 from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
 from latte_vt.errors import InputError
-from latte_vt.runtime.bundle import Bundle
+from latte_vt.predict.transactions import sigmoid
+from latte_vt.runtime.bundle import Bundle, open_bundle
 from latte_vt.runtime.state_store import EntityState, MemoryStateStore, SQLiteStateStore, StateLayout, StateStore
-from latte_vt.runtime.transactions import load_bundle, sigmoid
 
 REQUIRED = ("entity", "time", "amount")
 
@@ -68,7 +68,7 @@ class StreamingScorer:
     def __init__(
         self, bundle: Bundle | str | Path, threads: int | None = 1, store: StateStore | str | Path | None = None
     ) -> None:
-        self.bundle = load_bundle(bundle, "transactions")
+        self.bundle = open_bundle(bundle, "transactions")
         self.preprocessor = FittedPreprocessor.load(self.bundle.root / "preprocessor.json")
         self.session = self.bundle.session("step", threads)
         step = self.bundle.manifest["graphs"]["step"]

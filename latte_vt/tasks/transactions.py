@@ -1,4 +1,4 @@
-"""Transaction scoring LightningModule: causal TransactionScorer, imbalance-aware loss, rare-event metrics."""
+"""Transaction scoring LightningModule: causal TransactionScoringModel, imbalance-aware loss, rare-event metrics."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch import Tensor
 
 from latte_vt.backbone import LatteConfig
 from latte_vt.metrics.fraud import fraud_metrics
-from latte_vt.models.transactions import TransactionScorer
+from latte_vt.models.transactions import TransactionScoringModel
 from latte_vt.tasks.plots import pr_curve_png
 from latte_vt.tasks.schedule import configure_adamw
 
@@ -27,7 +27,7 @@ def focal_loss(logits: Tensor, targets: Tensor, gamma: float, pos_weight: float)
 
 
 class TransactionScoringTask(L.LightningModule):
-    """Train/evaluate a causal ``TransactionScorer`` on windows of events.
+    """Train/evaluate a causal ``TransactionScoringModel`` on windows of events.
 
     Batches are dicts with ``cat`` (B, W, F_cat) int64, ``num`` (B, W, F_num) float, ``mask`` (B, W)
     bool (real events), ``label`` (B, W) float and ``loss_mask`` (B, W) bool (events that count).
@@ -65,7 +65,7 @@ class TransactionScoringTask(L.LightningModule):
         if not vocab_sizes:
             raise ValueError("vocab_sizes is required (the CLI links it from the data module)")
         self.save_hyperparameters()
-        self.model = TransactionScorer(list(vocab_sizes), num_numeric, encoder)
+        self.model = TransactionScoringModel(list(vocab_sizes), num_numeric, encoder)
         self._outputs: dict[str, list[tuple[np.ndarray, ...]]] = {"val": [], "test": []}
 
     def forward(self, cat: Tensor, num: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -1,4 +1,4 @@
-"""Video classification LightningModule: VideoClassifier + AdamW/cosine + label smoothing + top-k metrics."""
+"""Video classification LightningModule: VideoClassificationModel + AdamW/cosine + label smoothing + top-k metrics."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from latte_vt.backbone import LatteConfig
-from latte_vt.models.video import VideoClassifier
+from latte_vt.models.video import VideoClassificationModel
 from latte_vt.tasks.plots import confusion_matrix_png
 from latte_vt.tasks.schedule import configure_adamw
 from latte_vt.tokenizers.video import FramePool
 
 
 class VideoClassificationTask(L.LightningModule):
-    """Train/evaluate a ``VideoClassifier``.
+    """Train/evaluate a ``VideoClassificationModel``.
 
     Batches are dicts with ``video`` (B, V, T, 3, H, W) float and ``label`` (B,) int64; training uses
     view 0, evaluation averages class probabilities over the V views.
@@ -81,7 +81,7 @@ class VideoClassificationTask(L.LightningModule):
         self.classes = list(classes) if classes else [str(i) for i in range(num_classes)]
         if len(self.classes) != num_classes:
             raise ValueError(f"{len(self.classes)} class names for num_classes={num_classes}")
-        self.model = VideoClassifier(
+        self.model = VideoClassificationModel(
             num_classes,
             encoder,
             tokenizer,

@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader
 from latte_vt.data.video.datasets import VideoClipDataset, collate_valid
 from latte_vt.data.video.sampling import ClipSampler
 from latte_vt.data.video.sources import load_classes, split_source
-from latte_vt.data.video.transforms import IMAGENET_MEAN, IMAGENET_STD, VideoTransform
+from latte_vt.data.video.spec import IMAGENET_MEAN, IMAGENET_STD, ClipSpec
+from latte_vt.data.video.transforms import VideoTransform
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -29,6 +30,8 @@ class VideoDataModule(L.LightningDataModule):
         root: dataset root (a synthetic set, or a folder holding split CSV/TSV files or split folder trees).
         num_frames: frames per clip.
         size: crop size S of every frame.
+        short_side: frames are resized so their short side is this long before cropping (default
+            ``round(size * 8 / 7)``); see ``latte_vt.data.video.spec.ClipSpec``.
         num_clips: clips (views) per video at validation/test/predict; probabilities are averaged.
         strides: temporal strides a training clip may use.
         eval_stride: temporal stride of evaluation clips.
@@ -52,6 +55,7 @@ class VideoDataModule(L.LightningDataModule):
         root: str = "data/video-synthetic",
         num_frames: int = 16,
         size: int = 112,
+        short_side: int | None = None,
         num_clips: int = 1,
         strides: tuple[int, ...] = (1, 2, 3, 4),
         eval_stride: int = 2,
@@ -107,6 +111,11 @@ class VideoDataModule(L.LightningDataModule):
         """What the model needs to know: ``num_classes`` and ``classes``."""
         return {"num_classes": len(self.classes), "classes": list(self.classes)}
 
+    @property
+    def clip_spec(self) -> ClipSpec:
+        """How evaluation clips are made (saved with the checkpoint through the hyper-parameters)."""
+        return ClipSpec.from_dict(dict(self.hparams))
+
     def dataset(self, split: str) -> VideoClipDataset:
         """The (cached) dataset of one split: training sampling/augmentation for ``train``, uniform clips otherwise."""
         if split not in self._datasets:
@@ -117,7 +126,7 @@ class VideoDataModule(L.LightningDataModule):
                 train=train,
                 classes=self._classes,
                 sampler=self.sampler,
-                transform=VideoTransform(train, hp.size, mean=hp.mean, std=hp.std),
+                transform=VideoTransform(train, hp.size, hp.short_side, mean=hp.mean, std=hp.std),
                 size=hp.size,
                 report_path=self.report_path,
                 probe_timeout_s=hp.probe_timeout_s,

@@ -11,7 +11,6 @@ from latte_vt.backbone import LatteConfig
 from latte_vt.cli import main
 from latte_vt.data.video.writer import write_video
 from latte_vt.runtime import BundleError, VideoClassifier
-from latte_vt.runtime.video import resize_center_crop
 from latte_vt.tasks.video import VideoClassificationTask
 
 
@@ -36,13 +35,13 @@ def test_export_command_writes_a_bundle_that_classifies_real_clips(checkpoint, t
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["task"] == "video" and manifest["parity"]["ok"]
     assert all(c["same_argmax"] for c in manifest["parity"]["full"])
-    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 1  # exists, no --force
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 2  # exists, no --force
     clip = tmp_path / "clip.mp4"
     frames = np.random.default_rng(0).integers(0, 255, (12, 96, 128, 3), dtype=np.uint8)
     write_video(clip, frames, fps=25)
     classifier = VideoClassifier(out)
     pred = classifier.predict(clip, top_k=2)
-    assert len(pred.labels) == 2 and set(pred.labels) <= {"a", "b", "c"} and pred.clips == 2
+    assert len(pred.labels) == 2 and set(pred.labels) <= {"a", "b", "c"} and pred.frames_read == 2 * 4
     assert pred.probs[0] >= pred.probs[1] > 0
     from_array = classifier.predict(frames, top_k=3)
     assert abs(sum(from_array.probs) - 1) < 1e-5
@@ -74,8 +73,9 @@ def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_p
     out = tmp_path / "bundle"
     assert main(["export", "--checkpoint", str(path), "--out", str(out), "--preset", "export/edge-int8.yaml"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    real = [c for c in manifest["parity"]["full"] if c["input"] == "real clips"]
-    assert len(real) == 1 and real[0]["batch"] == 4 and real[0]["ok"]  # the validation clips, decoded
+    real = [c for c in manifest["parity"]["full"] if c["input"] == "real clip"]
+    assert len(real) == 4 and all(c["ok"] for c in real)  # the validation clips, decoded at 64 x 80
+    assert {(c["batch"], c["height"], c["width"]) for c in real} == {(2, 64, 80)}
     judged = manifest["int8"]
     assert judged["metric"] == "top1" and judged["evaluated_on"] == 4
     assert judged["accepted"] == (judged["drop_points"] <= 1.0) == (out / "model.int8.onnx").exists()
@@ -84,16 +84,9 @@ def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_p
 def test_bad_checkpoints_and_wrong_bundle_kind(tmp_path, checkpoint, capsys):
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"not a checkpoint")
-    assert main(["export", "--checkpoint", str(junk), "--out", str(tmp_path / "b")]) == 1
-    assert "not a readable latte_vt checkpoint" in capsys.readouterr().err
-    assert main(["export", "--checkpoint", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "b")]) == 1
+    assert main(["export", "--checkpoint", str(junk), "--out", str(tmp_path / "b")]) == 2
+    assert f"{junk}: not a readable latte_vt checkpoint" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "b")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
     with pytest.raises(BundleError, match="manifest.json is missing"):
         VideoClassifier(tmp_path)
-
-
-def test_resize_center_crop_keeps_the_centre():
-    frames = np.zeros((1, 60, 100, 3), dtype=np.uint8)
-    frames[:, 20:40, 40:60] = 200  # a centred square
-    out = resize_center_crop(frames, 30)
-    assert out.shape == (1, 30, 30, 3)
-    assert out[0, 15, 15, 0] == 200 and out[0, 0, 0, 0] == 0

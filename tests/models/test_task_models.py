@@ -3,13 +3,14 @@
 import torch
 
 from latte_vt.backbone import LatteConfig
-from latte_vt.models.transactions import TransactionScorer
-from latte_vt.models.video import VideoClassifier
+from latte_vt.models.transactions import TransactionScoringModel
+from latte_vt.models.video import VideoClassificationModel
 
 
 def test_video_classifier_logits_and_views():
     torch.manual_seed(0)
-    model = VideoClassifier(5, LatteConfig(dim=32, depth=1, heads=2, latents=8), num_frames=4, image_size=32).eval()
+    encoder = LatteConfig(dim=32, depth=1, heads=2, latents=8)
+    model = VideoClassificationModel(5, encoder, num_frames=4, image_size=32).eval()
     assert not model.encoder.config.causal
     clips = torch.randn(3, 4, 3, 32, 32)
     assert model(clips).shape == (3, 5)
@@ -22,7 +23,7 @@ def test_video_classifier_logits_and_views():
 
 def test_transaction_scorer_is_causal_and_steps_like_forward():
     torch.manual_seed(0)
-    model = TransactionScorer([6, 9], 4, LatteConfig(dim=32, depth=2, heads=2, latents=8, chunk_size=4)).eval()
+    model = TransactionScoringModel([6, 9], 4, LatteConfig(dim=32, depth=2, heads=2, latents=8, chunk_size=4)).eval()
     assert model.encoder.config.causal
     cat = torch.randint(1, 6, (2, 15, 2))
     num = torch.randn(2, 15, 4)

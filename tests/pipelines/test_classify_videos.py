@@ -6,7 +6,6 @@ import polars as pl
 import pytest
 from pipeline_fixtures import CLASSES, classify_job, read_parts
 
-from latte_vt.inference.video import VideoPredictor
 from latte_vt.pipelines.classify_videos import list_files
 from latte_vt.pipelines.runner import run_job
 from latte_vt.runtime import VideoClassifier
@@ -66,8 +65,8 @@ def test_checkpoint_model_and_csv_input(clips, video_models, tmp_path):
     )
     rows = predictions(tmp_path / "out")
     assert rows["path"].to_list() == sorted(str(p) for p in clips["good"][:4]) and summary.rejected == 0
-    expected = VideoPredictor(video_models.checkpoint).classify(clips["good"][:4], top_k=2, progress=False)
-    by_path = {p.path: p for p in expected.predictions}
+    expected = VideoClassifier(video_models.checkpoint).classify(clips["good"][:4], top_k=2, progress=False)
+    by_path = {p.path: p for p in expected}
     for row in rows.iter_rows(named=True):
         assert row["labels"] == by_path[row["path"]].labels
         np.testing.assert_allclose(row["probs"], by_path[row["path"]].probs, atol=1e-5)

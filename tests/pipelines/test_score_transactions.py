@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 from pipeline_fixtures import BAD_ROWS, read_parts, score_job
 
-from latte_vt.inference.transactions import load_checkpoint_scorer, score_events
 from latte_vt.pipelines import shards as shards_module
 from latte_vt.pipelines.runner import run_job
 from latte_vt.pipelines.shards import OutputFolderError
@@ -47,8 +46,7 @@ def test_bundle_scores_equal_the_one_shot_runtime_and_every_row_is_accounted_for
 def test_checkpoint_scores_equal_the_one_shot_checkpoint_path(events, tx_models, tmp_path):
     run_job(score_job(events, {"checkpoint": str(tx_models.checkpoint)}, tmp_path / "out", shards=3), progress=False)
     scores = read_parts(tmp_path / "out", "scores")
-    model, pre, schema = load_checkpoint_scorer(tx_models.checkpoint)
-    one_shot = score_events([events["good"], events["bad"]], model, pre, schema).scores
+    one_shot = TransactionScorer(tx_models.checkpoint).score([events["good"], events["bad"]])
     both = one_shot.join(scores, on="event_id", how="full", suffix="_job")
     assert scores.height == one_shot.height == both.height
     assert (both["score"] - both["score_job"]).abs().max() < 1e-5

@@ -34,6 +34,7 @@ from latte_vt.data.transactions import history
 from latte_vt.data.transactions.history import EntityHistory, value_bucket
 from latte_vt.data.transactions.load import NULL_CATEGORY, require_polars
 from latte_vt.data.transactions.schema import EventSchema
+from latte_vt.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -254,20 +255,29 @@ class FittedPreprocessor:
     @classmethod
     def load(cls, path: str | Path) -> FittedPreprocessor:
         """Read a state written by ``save``."""
-        state = json.loads(Path(path).read_text())
+        try:
+            state = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: unreadable preprocessor state ({exc})") from exc
+        return cls.from_dict(state, str(path))
+
+    @classmethod
+    def from_dict(cls, state: Any, where: str = "preprocessor state") -> FittedPreprocessor:
+        """The fitted preprocessor from ``to_dict``'s output (a checkpoint's ``data_info``, a bundle's JSON);
+        ``where`` names the source in errors."""
         if isinstance(state, dict) and state.get("format") == FORMAT_WITHOUT_SINCE_OTHER:
             if state.get("entity_history"):
-                raise ValueError(
-                    f"{path}: preprocessor state {FORMAT_WITHOUT_SINCE_OTHER!r} was written by an older latte_vt "
+                raise InputError(
+                    f"{where}: preprocessor state {FORMAT_WITHOUT_SINCE_OTHER!r} was written by an older latte_vt "
                     "whose history features differ from this version's (no since_other_*): fit the model again"
                 )
         elif not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a latte_vt preprocessor state (expected format {FORMAT!r})")
+            raise InputError(f"{where}: not a latte_vt preprocessor state (expected format {FORMAT!r})")
         pre = cls(state["categorical"], state["numeric"], state["min_freq"], state.get("entity_history", False))
         missing = [f for f in pre.categorical if f not in state["vocabularies"]]
         missing += [f for f in pre.numeric if f not in state["numeric_stats"]]
         if missing:
-            raise ValueError(f"{path}: no fitted state for fields {missing}")
+            raise InputError(f"{where}: no fitted state for fields {missing}")
         pre.vocabularies = {f: [str(v) for v in state["vocabularies"][f]] for f in pre.categorical}
         pre.numeric_stats = {f: (float(s["mean"]), float(s["std"])) for f, s in state["numeric_stats"].items()}
         pre.train_end = as_utc(state["train_end"])

@@ -3,7 +3,8 @@
 Every random choice (crop box, flip) is drawn once per clip and applied to all of its frames.
 
 * train: short-side resize -> RandomResizedCrop(size) -> optional horizontal flip -> float -> normalise.
-* eval: short-side resize -> centre crop(size) -> float -> normalise.
+* eval: ``ClipPreprocess`` — short-side resize (antialiased) -> centre crop(size) -> normalise: the one
+  evaluation function, also run by checkpoint inference and exported inside ``model.onnx``.
 
 Horizontal flip is **off by default**: mirroring a clip turns "moving left" into "moving right"
 (and clockwise into counter-clockwise), so for direction-sensitive labels it silently swaps the
@@ -20,8 +21,8 @@ from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from latte_vt.data.video.preprocess import ClipPreprocess
+from latte_vt.data.video.spec import IMAGENET_MEAN, IMAGENET_STD, ClipSpec, default_short_side
 
 
 class VideoTransform:
@@ -50,16 +51,14 @@ class VideoTransform:
         std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         self.train, self.size = train, size
-        short_side = short_side or round(size * 8 / 7)
-        if short_side < size:
-            raise ValueError(f"short_side ({short_side}) must be at least size ({size})")
-        steps: list[v2.Transform] = [v2.Resize(short_side, antialias=True)]
-        if train:
-            steps.append(v2.RandomResizedCrop(size, scale=scale, ratio=ratio, antialias=True))
-            if hflip:
-                steps.append(v2.RandomHorizontalFlip())
-        else:
-            steps.append(v2.CenterCrop(size))
+        short_side = short_side or default_short_side(size)
+        self.evaluate = ClipPreprocess(ClipSpec(size=size, short_side=short_side, mean=tuple(mean), std=tuple(std)))
+        steps: list[v2.Transform] = [
+            v2.Resize(short_side, antialias=True),
+            v2.RandomResizedCrop(size, scale=scale, ratio=ratio, antialias=True),
+        ]
+        if hflip:
+            steps.append(v2.RandomHorizontalFlip())
         steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
         self.pipeline = v2.Compose(steps)
 
@@ -67,8 +66,12 @@ class VideoTransform:
         clip = torch.as_tensor(frames)
         if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != torch.uint8:
             raise ValueError(f"frames must be (T, H, W, 3) uint8, got {tuple(clip.shape)} {clip.dtype}")
+        if not self.train:
+            with torch.no_grad():
+                return self.evaluate(clip[None])[0]  # (T, 3, size, size) float32
         video = tv_tensors.Video(clip.permute(0, 3, 1, 2))  # (T, 3, H, W) uint8, one crop for all frames
         return self.pipeline(video).as_subclass(Tensor)  # (T, 3, size, size) float32
 
     def __repr__(self) -> str:
-        return f"VideoTransform(train={self.train}, size={self.size}, pipeline={self.pipeline})"
+        steps = self.evaluate if not self.train else self.pipeline
+        return f"VideoTransform(train={self.train}, size={self.size}, steps={steps})"

@@ -1,4 +1,4 @@
-"""Checkpoint scoring of transaction logs (and `latte-vt score`): causality, batch == alone, every event scored,
+"""``TransactionScorer`` on a checkpoint (and `latte-vt score`): causality, batch == alone, every event scored,
 rejects kept, two layouts."""
 
 import numpy as np
@@ -11,7 +11,7 @@ from latte_vt.backbone import LatteConfig
 from latte_vt.cli import main
 from latte_vt.data.synthetic.transactions import TransactionSynthConfig, write_transactions
 from latte_vt.data.transactions import FittedPreprocessor, load_events, load_schema, split_cutoffs
-from latte_vt.inference.transactions import load_checkpoint_scorer, score_encoded, score_events
+from latte_vt.predict import TransactionScorer
 from latte_vt.tasks.transactions import TransactionScoringTask
 
 SCHEMA = "configs/transactions/schema/synthetic.yaml"
@@ -48,18 +48,15 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("score")
     events = write_transactions(root / "data", TransactionSynthConfig(accounts=40, days=20, seed=5), "parquet")
     ckpt = save_checkpoint(events, root / "model.ckpt")
-    model, pre, schema = load_checkpoint_scorer(ckpt)
-    return {"events": events, "ckpt": ckpt, "model": model, "pre": pre, "schema": schema}
+    return {"events": events, "ckpt": ckpt, "scorer": TransactionScorer(ckpt)}
 
 
 def encoded_frame(setup, frame=None):
-    events = load_events(setup["events"] if frame is None else frame, setup["schema"], with_label=False).events
-    return setup["pre"].transform(events)
+    return setup["scorer"].encode(setup["events"] if frame is None else frame)
 
 
 def scores_of(setup, encoded, max_batch_events=1 << 16):
-    pre = setup["pre"]
-    return score_encoded(setup["model"], encoded, pre.cat_columns, pre.num_columns, max_batch_events)
+    return TransactionScorer(setup["ckpt"], max_batch_events).probabilities(encoded)
 
 
 def test_batched_scores_equal_each_entity_alone(setup):
@@ -97,11 +94,12 @@ def test_every_accepted_event_scored_and_rejects_kept(setup, tmp_path):
         pl.Series("event_id", ["x1", "x2", frame["event_id"][10]]),  # the last one duplicates an event id
     )
     pl.concat([frame, bad]).write_csv(tmp_path / "in.csv")
-    result = score_events(tmp_path / "in.csv", setup["model"], setup["pre"], setup["schema"], tmp_path / "rej.csv")
-    assert result.scores.height == result.report.accepted == frame.height
-    assert result.scores.columns == ["event_id", "entity", "time", "score"]
-    assert result.scores["event_id"].n_unique() == frame.height
-    assert result.scores["score"].is_between(0, 1).all()
+    scorer = setup["scorer"]
+    scores = scorer.score(tmp_path / "in.csv", tmp_path / "rej.csv")
+    assert scores.height == scorer.last_report.accepted == frame.height
+    assert scores.columns == ["event_id", "entity", "time", "score"]
+    assert scores["event_id"].n_unique() == frame.height
+    assert scores["score"].is_between(0, 1).all()
     rejects = pl.read_csv(tmp_path / "rej.csv")
     assert sorted(rejects["reject_reason"].to_list()) == ["duplicate_event_id", "null_entity", "unparseable_amount"]
 
@@ -129,8 +127,10 @@ def test_another_layout_by_schema_gives_the_same_scores(setup, tmp_path):
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(layout))
     rounded = frame.with_columns(pl.col("amount").round(2))
     rounded.write_parquet(tmp_path / "rounded.parquet")
-    a = score_events(tmp_path / "rounded.parquet", setup["model"], setup["pre"], setup["schema"]).scores
-    b = score_events(tmp_path / "other.csv", setup["model"], setup["pre"], load_schema(tmp_path / "other.yaml")).scores
+    a = setup["scorer"].score(tmp_path / "rounded.parquet")
+    other_layout = TransactionScorer(setup["ckpt"])
+    other_layout.schema = load_schema(tmp_path / "other.yaml")
+    b = other_layout.score(tmp_path / "other.csv")
     assert a["event_id"].to_list() == b["event_id"].to_list()
     np.testing.assert_allclose(a["score"].to_numpy(), b["score"].to_numpy(), atol=2e-5)
 

@@ -1,1 +1,0 @@
-"""Inference from checkpoints: ``video`` (``latte-vt classify``) and ``transactions`` (``latte-vt score``)."""

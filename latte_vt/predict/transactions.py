@@ -1,0 +1,116 @@
+"""``TransactionScorer``: a score for every accepted event, from its entity's past only — from a bundle
+(onnxruntime) or a checkpoint (torch).
+
+Event files are validated against the model's schema (bad rows to ``rejects_path`` with their reason),
+encoded by the fitted preprocessor the model was trained with, and every entity's whole history goes
+through the causal model in one pass, entities batched by similar length (``histories``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from latte_vt.predict.histories import score_histories
+from latte_vt.predict.source import ModelKind, model_kind
+from latte_vt.runtime.bundle import Bundle
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from latte_vt.data.transactions import EventSchema, FittedPreprocessor, ValidationReport
+
+
+class EventModel(Protocol):
+    """What a transaction backend provides (``OnnxEventModel``, ``TorchEventModel``)."""
+
+    preprocessor: FittedPreprocessor
+    schema: EventSchema
+
+    def logits(self, cat: np.ndarray, num: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """cat (B, T, F_cat) int64, num (B, T, F_num) float32, mask (B, T) bool -> logits (B, T)."""
+        ...
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def encoded_arrays(encoded: pl.DataFrame, pre: FittedPreprocessor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An encoded frame (grouped by entity, in time order) -> cat (N, F_cat) int64, num (N, F_num) float32,
+    lengths (E,) of the entities' histories in order."""
+    cat = encoded.select(pre.cat_columns).to_numpy().astype(np.int64)
+    num = encoded.select(pre.num_columns).to_numpy().astype(np.float32)
+    lengths = encoded.group_by("entity", maintain_order=True).len()["len"].to_numpy()
+    return cat, num, lengths
+
+
+class TransactionScorer:
+    """``TransactionScorer(model).score(events)`` -> polars frame (event_id, entity, time, score).
+
+    Args:
+        model: a bundle directory (or ``Bundle``), run with onnxruntime, or a ``.ckpt`` file, run with torch.
+        max_batch_events: padded events per model call (a longer entity runs alone).
+        threads: intra-op threads (onnxruntime or torch).
+        precision: ``fp32`` or ``int8`` (bundles with ``model.int8.onnx`` only).
+        device: torch device for checkpoints.
+        expect: ``bundle`` or ``checkpoint`` when the caller was told which (``--bundle``/``--checkpoint``):
+            a path of the other kind is refused with what it is.
+
+    ``schema`` (default: the training schema) may be replaced to read another file layout.
+    ``last_report`` holds the validation report of the last ``score``/``encode`` of files.
+    """
+
+    def __init__(
+        self,
+        model: Bundle | str | Path,
+        max_batch_events: int = 1 << 16,
+        threads: int | None = None,
+        precision: str = "fp32",
+        device: str = "cpu",
+        expect: ModelKind | None = None,
+    ) -> None:
+        self.kind = model_kind(model, expect)
+        if self.kind == "bundle":
+            from latte_vt.predict.onnx_models import OnnxEventModel
+
+            self.model: EventModel = OnnxEventModel(model, threads, precision)
+        else:
+            from latte_vt.predict.torch_models import TorchEventModel
+
+            self.model = TorchEventModel(model, device, threads)
+        self.preprocessor = self.model.preprocessor
+        self.schema = self.model.schema
+        self.max_batch_events = max_batch_events
+        self.last_report: ValidationReport | None = None
+
+    def encode(self, events: Any, rejects_path: str | Path | None = None) -> pl.DataFrame:
+        """Validate (files: path, glob, folder or list) and encode; a canonical frame is encoded as it is.
+        Returns the encoded frame sorted by entity and time."""
+        import polars as pl
+
+        if not isinstance(events, pl.DataFrame):
+            from latte_vt.data.transactions.validate import load_events
+
+            validated = load_events(events, self.schema, rejects_path=rejects_path, with_label=False)
+            self.last_report = validated.report
+            events = validated.events
+        return self.preprocessor.transform(events)
+
+    def probabilities(self, encoded: pl.DataFrame, progress: bool = False) -> np.ndarray:
+        """Scores (N,) float32 for the rows of an ``encode``-d frame."""
+        if encoded.height == 0:
+            return np.empty(0, dtype=np.float32)
+        cat, num, lengths = encoded_arrays(encoded, self.preprocessor)
+        logits = score_histories(self.model.logits, cat, num, lengths, self.max_batch_events, progress)
+        return sigmoid(logits)
+
+    def score(self, events: Any, rejects_path: str | Path | None = None, progress: bool = False) -> pl.DataFrame:
+        """Scores (probabilities) for every accepted event, in entity/time order."""
+        import polars as pl
+
+        encoded = self.encode(events, rejects_path)
+        scores = pl.Series("score", self.probabilities(encoded, progress), dtype=pl.Float32)
+        return encoded.select("event_id", "entity", "time").with_columns(scores)

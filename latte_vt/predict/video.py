@@ -1,0 +1,147 @@
+"""``VideoClassifier``: top-k labels per video file, from a bundle (onnxruntime) or a checkpoint (torch).
+
+A file is decoded and sampled into the spec's views at its native resolution (``decode_clips``); the
+model resizes, crops and normalises (``ClipPreprocess``, inside ``model.onnx`` for bundles) and the
+views' class probabilities are averaged. Unreadable files never stop a run: they come back as
+``ClipPrediction`` rows with the stage and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from latte_vt.data.video.spec import ClipSpec
+from latte_vt.predict.clips import decode_clips
+from latte_vt.predict.results import ClipPrediction
+from latte_vt.predict.source import ModelKind, model_kind
+from latte_vt.runtime.bundle import Bundle
+
+
+class ClipModel(Protocol):
+    """What a video backend provides (``OnnxClipModel``, ``TorchClipModel``)."""
+
+    classes: list[str]
+    spec: ClipSpec
+
+    def logits(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames (B, T, H, W, 3) -> logits (B, C)."""
+        ...
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class VideoClassifier:
+    """``VideoClassifier(model).predict(path_or_frames)`` -> ``ClipPrediction``.
+
+    Args:
+        model: a bundle directory (or ``Bundle``), run with onnxruntime, or a ``.ckpt`` file, run with torch.
+        threads: intra-op threads (onnxruntime or torch).
+        precision: ``fp32`` or ``int8`` (bundles with ``model.int8.onnx`` only).
+        device: torch device for checkpoints.
+        num_clips: views per file (default: the model's evaluation setting).
+        expect: ``bundle`` or ``checkpoint`` when the caller was told which (``--bundle``/``--checkpoint``):
+            a path of the other kind is refused with what it is.
+    """
+
+    def __init__(
+        self,
+        model: Bundle | str | Path,
+        threads: int | None = None,
+        precision: str = "fp32",
+        device: str = "cpu",
+        num_clips: int | None = None,
+        expect: ModelKind | None = None,
+    ) -> None:
+        self.kind = model_kind(model, expect)
+        if self.kind == "bundle":
+            from latte_vt.predict.onnx_models import OnnxClipModel
+
+            self.model: ClipModel = OnnxClipModel(model, threads, precision)
+        else:
+            from latte_vt.predict.torch_models import TorchClipModel
+
+            self.model = TorchClipModel(model, device, threads)
+        self.classes = self.model.classes
+        self.spec = self.model.spec if num_clips is None else replace(self.model.spec, num_clips=num_clips)
+
+    def probabilities(self, views: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities (C,) of each file, averaged over its views; ``views[i]`` is (V_i, T, H, W, 3).
+
+        Files of the same frame size share one model call; other sizes run separately."""
+        out: list[np.ndarray | None] = [None] * len(views)
+        sizes: dict[tuple[int, ...], list[int]] = {}
+        for i, v in enumerate(views):
+            sizes.setdefault(v.shape[1:], []).append(i)
+        for members in sizes.values():
+            batch = np.concatenate([views[i] for i in members])  # (ΣV, T, H, W, 3)
+            probs = softmax(self.model.logits(batch))  # (ΣV, C)
+            bounds = np.cumsum([0, *(len(views[i]) for i in members)])
+            for i, start, end in zip(members, bounds[:-1], bounds[1:], strict=True):
+                out[i] = probs[start:end].mean(axis=0)
+        return out  # type: ignore[return-value]
+
+    def _top(self, path: str, probs: np.ndarray, views: np.ndarray, top_k: int) -> ClipPrediction:
+        order = np.argsort(-probs, kind="stable")[: min(top_k, len(self.classes))]
+        frames = int(views.shape[0] * views.shape[1])
+        return ClipPrediction(path, [self.classes[i] for i in order], [float(probs[i]) for i in order], frames)
+
+    def predict(self, source: str | Path | np.ndarray, top_k: int = 5) -> ClipPrediction:
+        """One file or frame array (T, H, W, 3) uint8; a file that cannot be read raises ``VideoReadError``."""
+        views = decode_clips(source, self.spec)
+        path = "<frames>" if isinstance(source, np.ndarray) else str(source)
+        return self._top(path, self.probabilities([views])[0], views, top_k)
+
+    def classify(
+        self,
+        files: Sequence[str | Path],
+        top_k: int = 5,
+        batch_size: int = 8,
+        probe_timeout_s: float | None = 10.0,
+        progress: bool = True,
+    ) -> list[ClipPrediction]:
+        """One ``ClipPrediction`` per file, in order; ``batch_size`` files per model call. With
+        ``probe_timeout_s`` each file is first test-decoded in a subprocess (a file that hangs the decoder
+        is failed at ``probe``, not waited for); a file that fails to decode is failed at ``load``."""
+        from tqdm import tqdm
+
+        from latte_vt.data.video.reader import VideoReadError
+
+        paths = [str(f) for f in files]
+        rows: dict[str, ClipPrediction] = {}
+        for path in paths:
+            if not Path(path).is_file():
+                rows[path] = ClipPrediction.failed(path, "listing", "file not found")
+        if probe_timeout_s:
+            from latte_vt.data.video.probe import probe_many
+
+            todo = [p for p in paths if p not in rows]
+            for result in probe_many(todo, timeout_s=probe_timeout_s, progress=False):
+                if result.info is None:
+                    rows[result.path] = ClipPrediction.failed(result.path, "probe", result.reason or "unreadable")
+        decoded: list[tuple[str, np.ndarray]] = []
+
+        def flush() -> None:
+            probs = self.probabilities([views for _, views in decoded])
+            for (path, views), p in zip(decoded, probs, strict=True):
+                rows[path] = self._top(path, p, views, top_k)
+            decoded.clear()
+
+        todo = [p for p in paths if p not in rows]
+        for path in tqdm(todo, desc="classify", unit="clip", disable=not progress or len(todo) < 2):
+            try:
+                decoded.append((path, decode_clips(path, self.spec)))
+            except VideoReadError as exc:
+                rows[path] = ClipPrediction.failed(path, "load", exc.reason)
+            if len(decoded) >= batch_size:
+                flush()
+        if decoded:
+            flush()
+        return [rows[p] for p in paths]
