@@ -79,8 +79,8 @@ def provenance(payload: dict) -> str:
     return f"{date}, {commit}, {load}"
 
 
-def _ratio(x: float | None, digits: int = 0) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}×"
+def _ratio(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0f}×"
 
 
 def _attention(p: dict) -> str:
