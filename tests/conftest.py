@@ -44,3 +44,14 @@ def transaction_bundle(tmp_path_factory) -> Path:
     out = export_transaction_bundle(model, pre_path, schema, root / "bundle", int8_events=late, real_inputs=real)
     torch.save(model.state_dict(), root / "weights.pt")
     return out
+
+
+@pytest.fixture(scope="session")
+def live_events(transaction_bundle) -> list[dict]:
+    """The log's validated events with canonical field names, in global time order (entities interleaved)."""
+    from latte_vt.data.transactions import load_events, load_schema
+
+    data = transaction_bundle.parent / "data"
+    frame = load_events(data / "events.parquet", load_schema(data / "schema.yaml")).events
+    frame = frame.drop("label", "scenario", "source_file", "source_row").sort("time", "event_id")
+    return list(frame.iter_rows(named=True))

@@ -62,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from latte_vt.predict import VideoClassifier
 
     model = args.bundle or args.checkpoint
+    kind = "bundle" if args.bundle else "checkpoint"
+    classifier = VideoClassifier(model, num_clips=args.num_clips, device=args.device, expect=kind)
     source = Path(args.source)
     if source.is_file() and source.suffix.lower() not in {".csv", ".tsv"}:
         files, ignored = [source], 0
     else:
         files, ignored = gather_videos(source)
-    kind = "bundle" if args.bundle else "checkpoint"
-    classifier = VideoClassifier(model, num_clips=args.num_clips, device=args.device, expect=kind)
     timeout = args.timeout if args.timeout > 0 else None
     rows = classifier.classify(files, args.top_k, args.batch_size, timeout)
     print(_table(rows))
