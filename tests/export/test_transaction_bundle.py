@@ -36,21 +36,14 @@ def test_manifest_records_files_graphs_and_parity(bundle_dir):
     assert manifest["opset"] == 18 and manifest["versions"]["torch"] == torch.__version__
 
 
-def test_int8_is_judged_by_average_precision(bundle_dir):
+def test_int8_is_not_judged_on_a_validation_period_without_fraud(bundle_dir):
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
     judged = manifest["int8"]
-    assert judged["metric"] == "average_precision" and judged["evaluated_on"] > 100
-    assert 0 <= judged["fp32"] <= 1 and 0 <= judged["int8"] <= 1
-    assert judged["accepted"] == (judged["drop_points"] <= 1.0)
-    assert ("model.int8.onnx" in manifest["files"]) == judged["accepted"]
-    assert (bundle_dir / "model.int8.onnx").exists() == judged["accepted"]
-    if judged["accepted"]:
-        data = bundle_dir.parent / "data" / "events.parquet"
-        fp32, q8 = (
-            TransactionScorer(bundle_dir).score(data),
-            TransactionScorer(bundle_dir, precision="int8").score(data),
-        )
-        assert fp32.height == q8.height and not np.array_equal(fp32["score"].to_numpy(), q8["score"].to_numpy())
+    assert judged["status"] == "not judged" and judged["metric"] == "average_precision"
+    assert judged["reason"].startswith("average precision is undefined: 0 positive") and judged["evaluated_on"] > 100
+    assert "model.int8.onnx" not in manifest["files"] and not (bundle_dir / "model.int8.onnx").exists()
+    with pytest.raises(BundleError, match=r"no model\.int8\.onnx"):
+        TransactionScorer(bundle_dir, precision="int8")
 
 
 def test_batch_scores_every_event_and_equal_streaming(bundle_dir):

@@ -57,7 +57,7 @@ def test_export_command_writes_a_bundle_that_classifies_real_clips(checkpoint, t
     assert main(["classify", str(clip), "--bundle", str(out), "--checkpoint", str(checkpoint)]) == 2
 
 
-def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_path):
+def test_int8_preset_measures_top1_on_the_validation_split(checkpoint, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     rows = ["path,label"]
@@ -76,9 +76,9 @@ def test_int8_preset_is_judged_by_top1_on_the_validation_split(checkpoint, tmp_p
     real = [c for c in manifest["parity"]["full"] if c["input"] == "real clip"]
     assert len(real) == 4 and all(c["ok"] for c in real)  # the validation clips, decoded at 64 x 80
     assert {(c["batch"], c["height"], c["width"]) for c in real} == {(2, 64, 80)}
-    judged = manifest["int8"]
-    assert judged["metric"] == "top1" and judged["evaluated_on"] == 4
-    assert judged["accepted"] == (judged["drop_points"] <= 1.0) == (out / "model.int8.onnx").exists()
+    judged = manifest["int8"]  # 4 clips cannot resolve a 1-point drop in top-1 (test_int8_gate: each branch)
+    assert judged["metric"] == "top1" and judged["evaluated_on"] == 4 and judged["status"] == "not judged"
+    assert "too few clips: 4" in judged["reason"] and not (out / "model.int8.onnx").exists()
 
 
 def test_bad_checkpoints_and_wrong_bundle_kind(tmp_path, checkpoint, capsys):
