@@ -12,16 +12,14 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    from latte_vt.runtime.bundle import BundleError
     from latte_vt.runtime.serve import ScoringService, require_serve, serve
-    from latte_vt.runtime.state_store import StateStoreError
 
     try:
         require_serve()
-        service = ScoringService(args.bundle, args.state, args.checkpoint_every, args.threads)
-    except (ImportError, ValueError, BundleError, StateStoreError) as exc:
+    except ImportError as exc:  # fastapi/uvicorn not installed: the message says what to install
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    service = ScoringService(args.bundle, args.state, args.checkpoint_every, args.threads)
     print(f"serve: bundle {service.scorer.bundle_id} ({args.bundle}), state {args.state}", file=sys.stderr)
     serve(service, args.host, args.port)
     return 0

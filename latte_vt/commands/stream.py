@@ -13,12 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from latte_vt.errors import InputError
+
 
 def default_paths(output: str, state: str | None, rejects: str | None) -> tuple[Path, Path]:
     """(state, rejects) paths: next to the output file unless given."""
     if output == "-":
         if not state:
-            raise ValueError("give --state PATH when the scores go to standard output")
+            raise InputError("give --state PATH when the scores go to standard output")
         base = Path(state)
         return base, Path(rejects) if rejects else base.with_name(f"{base.stem}.rejects.jsonl")
     out = Path(output)
@@ -29,17 +31,11 @@ def default_paths(output: str, state: str | None, rejects: str | None) -> tuple[
 
 
 def run(args: argparse.Namespace) -> int:
-    from latte_vt.runtime.bundle import BundleError
-    from latte_vt.runtime.live_stream import LiveStream, StreamError
-    from latte_vt.runtime.state_store import StateStoreError
+    from latte_vt.runtime.live_stream import LiveStream
     from latte_vt.runtime.streaming import StreamingScorer
 
-    try:
-        state, rejects = default_paths(args.output, args.state, args.rejects)
-        scorer = StreamingScorer(args.bundle, threads=args.threads, store=state)
-    except (ValueError, BundleError, StateStoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    state, rejects = default_paths(args.output, args.state, args.rejects)
+    scorer = StreamingScorer(args.bundle, threads=args.threads, store=state)
     try:
         job = LiveStream(
             scorer,
@@ -51,9 +47,6 @@ def run(args: argparse.Namespace) -> int:
             input_start_offset=args.input_start_offset,
         )
         summary = job.run()
-    except StreamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         print(f"error: the output was closed; the state stays at its last checkpoint ({state})", file=sys.stderr)
         return 1

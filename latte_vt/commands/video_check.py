@@ -13,11 +13,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from latte_vt.data.video.check import check_videos
 
-    try:
-        _, summary = check_videos(args.source, args.report, args.timeout, args.workers, args.decode)
-    except (FileNotFoundError, ValueError) as exc:  # missing source, malformed CSV
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    _, summary = check_videos(args.source, args.report, args.timeout, args.workers, args.decode)
     print(summary)
     return 0
 

@@ -69,8 +69,12 @@ def _finish(partial: Path, out: Path, manifest: dict[str, Any], judge_int8: Call
     manifest["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     manifest["versions"] = versions()
     write_manifest(partial, manifest)
-    shutil.rmtree(out, ignore_errors=True)
+    replaced = out.with_name(out.name + ".replaced")
+    shutil.rmtree(replaced, ignore_errors=True)
+    if out.exists():
+        out.rename(replaced)  # the old bundle stays whole until the new one is in place
     partial.rename(out)
+    shutil.rmtree(replaced, ignore_errors=True)
     report.unlink(missing_ok=True)  # an earlier failed export's report no longer describes what is at ``out``
     return out
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from latte_vt.data.video.spec import ClipSpec
+from latte_vt.errors import InputError
 from latte_vt.runtime.bundle import Bundle, open_bundle
 
 
 def _graph(precision: str) -> str:
     if precision not in ("fp32", "int8"):
-        raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
+        raise InputError(f"precision must be 'fp32' or 'int8', got {precision!r}")
     return "model.int8" if precision == "int8" else "model"
 
 

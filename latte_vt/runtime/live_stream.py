@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from latte_vt.data.transactions.preprocess import as_utc
-from latte_vt.errors import LatteError
+from latte_vt.errors import InputError
 from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
 
 STDIO = "-"
@@ -45,7 +45,7 @@ RAW_CHARS = 2000  # how much of a rejected line the rejects file keeps
 JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
-class StreamError(LatteError):
+class StreamError(InputError):
     """The stream cannot start or resume safely: the message says why and what to do."""
 
 

@@ -31,12 +31,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from latte_vt.data.transactions.history import HASH_BUCKETS, EntityHistory, from_us, to_us
-from latte_vt.errors import LatteError
+from latte_vt.errors import InputError
 
 SCHEMA_VERSION = 2  # 2: other_time_us per tracked field
 
 
-class StateStoreError(LatteError):
+class StateStoreError(InputError):
     """A state store that cannot be used here: the message names the file and the problem."""
 
 

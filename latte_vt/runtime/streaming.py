@@ -239,7 +239,7 @@ class StreamingScorer:
         """Replace the states with a snapshot's (the scorer then keeps them in memory)."""
         with np.load(Path(path), allow_pickle=False) as data:
             if "other_time_us" not in data:
-                raise ValueError(f"{path}: snapshot written by an older latte_vt (no other_time_us): not restorable")
+                raise InputError(f"{path}: snapshot written by an older latte_vt (no other_time_us): not restorable")
             meta = json.loads(bytes(data["meta"]).decode())
             stacks = [data[f"s{i}"] for i in range(len(self.state_inputs))]
             last_bucket, seen, other_time = data["last_bucket"], data["seen"], data["other_time_us"]

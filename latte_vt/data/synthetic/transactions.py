@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from latte_vt.errors import InputError
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -396,9 +398,9 @@ def generate_transactions(cfg: TransactionSynthConfig) -> dict[str, np.ndarray]:
     initiated), ``scenario`` (index into SCENARIOS) and ``is_fraud`` (int8, with label noise).
     """
     if cfg.accounts < 1 or cfg.days < 2 or cfg.regions < 2 or cfg.merchants_per_region < 1 or cfg.online_merchants < 1:
-        raise ValueError(f"need at least 1 account, 2 days, 2 regions and 1 merchant of each kind, got {cfg}")
+        raise InputError(f"need at least 1 account, 2 days, 2 regions and 1 merchant of each kind, got {cfg}")
     if not 0.0 < cfg.fraud_rate < 0.5 or not 0.0 <= cfg.label_noise < 0.5:
-        raise ValueError(f"fraud_rate must be in (0, 0.5) and label_noise in [0, 0.5), got {cfg}")
+        raise InputError(f"fraud_rate must be in (0, 0.5) and label_noise in [0, 0.5), got {cfg}")
     rng = np.random.default_rng(cfg.seed)
     world = _world(cfg, rng)
     legit = _legit(cfg, world, rng)
@@ -500,7 +502,7 @@ def write_transactions(out_dir: str | Path, cfg: TransactionSynthConfig, fmt: st
     from tqdm import tqdm
 
     if fmt not in ("parquet", "csv"):
-        raise ValueError(f"format must be parquet or csv, got {fmt!r}")
+        raise InputError(f"format must be parquet or csv, got {fmt!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tqdm(total=3, desc="transactions-synthetic", unit="step", file=sys.stderr) as bar:

@@ -49,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latte_vt.errors import InputError
+
 ORDERS = (("square", "circle", "triangle"), ("circle", "triangle", "square"), ("triangle", "square", "circle"))
 """Forward ordering classes: the shapes in the order they appear. A class is named by its shapes joined
 with ``_``; its partner is the reverse order."""
@@ -84,17 +86,17 @@ class VideoSynthConfig:
 
     def validate(self) -> None:
         if self.classes % 2 or not 2 <= self.classes <= 2 * len(PAIRS):
-            raise ValueError(f"--classes must be even, between 2 and {2 * len(PAIRS)}, got {self.classes}")
+            raise InputError(f"--classes must be even, between 2 and {2 * len(PAIRS)}, got {self.classes}")
         if self.n < 3:
-            raise ValueError(f"--n (clips per class) must be at least 3 so every split gets one, got {self.n}")
+            raise InputError(f"--n (clips per class) must be at least 3 so every split gets one, got {self.n}")
         if self.frames < 4:
-            raise ValueError(f"--frames must be at least 4, got {self.frames}")
+            raise InputError(f"--frames must be at least 4, got {self.frames}")
         if self.workers < 0:
-            raise ValueError(f"--workers must be 0 (all CPUs) or more, got {self.workers}")
+            raise InputError(f"--workers must be 0 (all CPUs) or more, got {self.workers}")
         if self.size < 32:
-            raise ValueError(f"--size must be at least 32, got {self.size}")
+            raise InputError(f"--size must be at least 32, got {self.size}")
         if len(self.splits) != 3 or min(self.splits) < 0 or abs(sum(self.splits) - 1) > 1e-6:
-            raise ValueError(f"--splits must be three non-negative fractions summing to 1, got {self.splits}")
+            raise InputError(f"--splits must be three non-negative fractions summing to 1, got {self.splits}")
 
     def class_names(self) -> list[str]:
         return [name for pair in PAIRS[: self.classes // 2] for name in pair]
@@ -160,7 +162,7 @@ def event_spans(frames: int, events: int, rng: np.random.Generator) -> list[tupl
     durations = rng.integers(low, max(low, frames // 4) + 1, events)
     slack = frames - int(durations.sum())
     if slack < 0:
-        raise ValueError(f"{events} events do not fit in {frames} frames")
+        raise InputError(f"{events} events do not fit in {frames} frames")
     gaps = rng.multinomial(slack, np.full(events + 1, 1 / (events + 1)))
     starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(durations[:-1])])
     return [(int(a), int(a + d)) for a, d in zip(starts, durations, strict=True)]
@@ -239,7 +241,7 @@ def _main_object(kind: str, F: int, H: int, W: int, rng: np.random.Generator, bg
             cy, cx = rng.uniform(r, H - r), rng.uniform(r, W - r)
             layers.append((shape_fn(yy, xx, np.float32(cy), np.float32(cx), np.float32(r)) & on, _colour(rng, bg)))
         return layers
-    raise ValueError(f"unknown clip kind {kind!r}")
+    raise InputError(f"unknown clip kind {kind!r}")
 
 
 def _distractors(F: int, H: int, W: int, rng: np.random.Generator, bg: np.ndarray) -> list[Layer]:

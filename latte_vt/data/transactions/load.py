@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from latte_vt.data.transactions.schema import EventSchema, SchemaError, TimeSpec
+from latte_vt.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -75,7 +76,7 @@ def resolve_paths(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             raise FileNotFoundError(f"event file not found: {text!r}")
         for path in matches:
             if path.suffix.lower() not in SUFFIXES:
-                raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .csv or .parquet)")
+                raise InputError(f"{path}: unsupported file type {path.suffix!r} (expected .csv or .parquet)")
         found.extend(matches)
     return list(dict.fromkeys(found))
 

@@ -73,7 +73,7 @@ class FittedPreprocessor:
         self, categorical: Sequence[str], numeric: Sequence[str] = (), min_freq: int = 5, entity_history: bool = True
     ) -> None:
         if min_freq < 1:
-            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
+            raise InputError(f"min_freq must be >= 1, got {min_freq}")
         self.categorical = list(categorical)
         self.numeric = list(numeric)
         self.min_freq = min_freq
@@ -130,7 +130,7 @@ class FittedPreprocessor:
         end = as_utc(train_end)
         train = frame.filter(pl.col("time") < end)
         if train.height == 0:
-            raise ValueError(f"no events before train_end {end.isoformat()} to fit the preprocessor on")
+            raise InputError(f"no events before train_end {end.isoformat()} to fit the preprocessor on")
         for f in self.categorical:
             counts = train.group_by(f).len().filter(pl.col("len") >= self.min_freq)
             self.vocabularies[f] = counts.sort(["len", f], descending=[True, False])[f].to_list()

@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 
 from latte_vt.data.transactions.load import require_polars
 from latte_vt.data.transactions.preprocess import as_utc
+from latte_vt.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -43,9 +44,9 @@ def split_cutoffs(
 ) -> tuple[datetime, datetime]:
     """(val_start, test_start) at the event-time quantiles that leave these shares for val and test."""
     if min(val_fraction, test_fraction) <= 0 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"fractions must be positive and sum below 1, got {val_fraction}, {test_fraction}")
+        raise InputError(f"fractions must be positive and sum below 1, got {val_fraction}, {test_fraction}")
     if frame.height == 0:
-        raise ValueError("no events to split")
+        raise InputError("no events to split")
     times = frame["time"].sort()
     at = [
         times[min(len(times) - 1, int(q * len(times)))] for q in (1 - val_fraction - test_fraction, 1 - test_fraction)
@@ -58,7 +59,7 @@ def assign_split(frame: pl.DataFrame, val_start: datetime | str, test_start: dat
     pl = require_polars()
     val, test = as_utc(val_start), as_utc(test_start)
     if not val < test:
-        raise ValueError(f"val_start {val} must come before test_start {test}")
+        raise InputError(f"val_start {val} must come before test_start {test}")
     split = pl.when(pl.col("time") < val).then(pl.lit("train")).when(pl.col("time") < test).then(pl.lit("val"))
     return frame.with_columns(split.otherwise(pl.lit("test")).cast(pl.Enum(SPLITS)).alias("split"))
 
@@ -69,7 +70,7 @@ def split_bounds(
     """(start, end) of a period: the events it scores are start <= time < end (None = open)."""
     bounds = {"train": (None, val_start), "val": (val_start, test_start), "test": (test_start, None)}
     if split not in bounds:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise InputError(f"split must be one of {SPLITS}, got {split!r}")
     return tuple(None if b is None else as_utc(b) for b in bounds[split])
 
 
@@ -79,7 +80,7 @@ def _check_grouped(rows: pl.DataFrame) -> None:
     late = ((entity == entity.shift(1)) & (time < time.shift(1))).any()
     runs = entity.rle_id().max() + 1
     if rows.height and rows.select(late | (runs != entity.n_unique())).item():
-        raise ValueError("encoded events must be grouped by entity in time order (use FittedPreprocessor.transform)")
+        raise InputError("encoded events must be grouped by entity in time order (use FittedPreprocessor.transform)")
 
 
 class _EncodedEvents:
@@ -162,7 +163,7 @@ class EventWindowDataset(Dataset):
         end: datetime | str | None = None,
     ) -> None:
         if not 1 <= stride <= window:
-            raise ValueError(f"need 1 <= stride <= window, got window={window}, stride={stride}")
+            raise InputError(f"need 1 <= stride <= window, got window={window}, stride={stride}")
         self.window, self.stride = window, stride
         self.events = ev = _EncodedEvents(encoded, cat_columns, num_columns, start, end)
         per_entity = -(-ev.length // stride)  # windows per entity: ceil(n / S)
@@ -215,7 +216,7 @@ def collate_left_pad(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Left-pad sequences of different lengths to the longest: tensors (B, T_max, ...), padding zeros
     (``row`` -1, masks False); non-tensor values (``entity``) become lists."""
     if not items:
-        raise ValueError("cannot collate an empty batch")
+        raise InputError("cannot collate an empty batch")
     width = max(len(item["mask"]) for item in items)
     batch: dict[str, Any] = {}
     for key, first in items[0].items():

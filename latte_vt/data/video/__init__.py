@@ -1,7 +1,9 @@
 """Video data: decord reader, subprocess probe, clip sampling, transforms, datasets, file checks.
 
 Modules: ``reader`` (decode frames, ``VideoReadError``), ``probe`` (decode in subprocesses with a
-timeout), ``sampling`` (which frames make a clip), ``transforms`` (torchvision v2 video transforms),
+timeout), ``sampling`` (which frames make a clip), ``spec`` (``ClipSpec``: the evaluation preprocessing spec),
+``preprocess`` (``ClipPreprocess``: resize, crop, normalise; exported inside ``model.onnx``),
+``transforms`` (training augmentation; evaluation through ``ClipPreprocess``),
 ``sources`` (clip lists from a folder tree or CSV/TSV), ``datasets`` (``VideoClipDataset``),
 ``check`` (``latte-vt video-check``), ``writer`` (encode clips with PyAV).
 
@@ -27,6 +29,8 @@ _EXPORTS = {
     "train_clip_indices": "sampling",
     "eval_clip_indices": "sampling",
     "VideoTransform": "transforms",
+    "ClipSpec": "spec",
+    "ClipPreprocess": "preprocess",
     "Sample": "sources",
     "list_samples": "sources",
     "load_classes": "sources",

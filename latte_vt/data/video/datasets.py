@@ -33,6 +33,7 @@ from latte_vt.data.video.reader import VideoReadError, open_video
 from latte_vt.data.video.sampling import ClipSampler
 from latte_vt.data.video.sources import Sample, list_samples
 from latte_vt.data.video.transforms import VideoTransform
+from latte_vt.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def _check_labels(samples: Sequence[Sample], class_to_index: dict[str, int]) -> 
     unknown = [s for s in samples if s.label not in class_to_index]
     if unknown:
         shown = "; ".join(f"{s.origin}: {s.label!r}" for s in unknown[:5])
-        raise ValueError(
+        raise InputError(
             f"{len(unknown)} sample(s) have labels outside the class list ({len(class_to_index)} classes): {shown}"
         )
 

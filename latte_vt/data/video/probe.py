@@ -24,6 +24,7 @@ from typing import TextIO
 
 from latte_vt.data.video import reader
 from latte_vt.data.video.reader import VideoInfo, VideoReadError
+from latte_vt.errors import InputError
 
 _STARTUP_TIMEOUT_S = 120.0
 _READY = "ready"
@@ -47,7 +48,7 @@ class ProbeWorker:
 
     def __init__(self, timeout_s: float = 10.0) -> None:
         if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+            raise InputError(f"timeout_s must be positive, got {timeout_s}")
         self.timeout_s = timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""

@@ -156,9 +156,9 @@ class DecordVideo:
         """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (T,)
         if idx.size == 0:
-            raise ValueError(f"{self.path}: no frame indices given")
+            raise InputError(f"{self.path}: no frame indices given")
         if idx.min() < 0 or idx.max() >= self.num_frames:
-            raise ValueError(f"{self.path}: indices must be in [0, {self.num_frames}), got {idx.min()}..{idx.max()}")
+            raise InputError(f"{self.path}: indices must be in [0, {self.num_frames}), got {idx.min()}..{idx.max()}")
         try:
             return self._batch(self._reader, idx)
         except VideoReadError as exc:
@@ -199,7 +199,7 @@ class DecordVideo:
                 over-reported frame count); ``all`` decodes every frame (catches damage anywhere).
         """
         if decode not in ("ends", "all"):
-            raise ValueError(f"decode must be 'ends' or 'all', got {decode!r}")
+            raise InputError(f"decode must be 'ends' or 'all', got {decode!r}")
         n = self.num_frames
         first = self.get([0, n // 2, n - 1])  # (3, H, W, 3)
         if decode == "all":

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latte_vt.errors import InputError
+
 
 def _round_symmetric(numerator: np.ndarray, denominator: int, n: int) -> np.ndarray:
     """Round numerator / denominator (positions in [0, n - 1]) so that position p and n - 1 - p round to mirror images.
@@ -39,7 +41,7 @@ def eval_clip_indices(num_video_frames: int, num_frames: int, num_clips: int = 1
     """Frame indices of ``num_clips`` uniform clips -> (num_clips, num_frames) int64, symmetric under reversal."""
     n, k, K = num_video_frames, num_frames, num_clips
     if n < 1 or k < 1 or K < 1 or stride < 1:
-        raise ValueError(f"need num_video_frames, num_frames, num_clips, stride >= 1, got {n}, {k}, {K}, {stride}")
+        raise InputError(f"need num_video_frames, num_frames, num_clips, stride >= 1, got {n}, {k}, {K}, {stride}")
     span = min(n, (k - 1) * stride + 1)  # source frames one clip covers
     if span < k:  # shorter than a clip: every clip is the whole video, frames repeated evenly
         j = np.arange(k, dtype=np.int64)
@@ -65,7 +67,7 @@ def train_clip_indices(
     """One random training clip -> (num_frames,) int64, non-decreasing, all in [0, num_video_frames)."""
     n, k = num_video_frames, num_frames
     if n < 1 or k < 1 or not strides or min(strides) < 1:
-        raise ValueError(f"need num_video_frames, num_frames >= 1 and positive strides, got {n}, {k}, {strides}")
+        raise InputError(f"need num_video_frames, num_frames >= 1 and positive strides, got {n}, {k}, {strides}")
     fitting = [s for s in strides if (k - 1) * s + 1 <= n]
     if not fitting:
         if n >= k:  # every configured stride is too long for this video: fall back to consecutive frames

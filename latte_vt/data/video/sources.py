@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from latte_vt.data.video.reader import VIDEO_EXTENSIONS
+from latte_vt.errors import InputError
 
 SPLITS = ("train", "val", "test")
 
@@ -64,7 +65,7 @@ def _from_tree(root: Path) -> list[Sample]:
             stacklevel=3,
         )
     if not samples:
-        raise ValueError(f"{root}: no video files found in class folders (expected {root}/<label>/<clip>.mp4)")
+        raise InputError(f"{root}: no video files found in class folders (expected {root}/<label>/<clip>.mp4)")
     return samples
 
 
@@ -77,7 +78,7 @@ def _from_table(table: Path) -> list[Sample]:
         columns = [c.strip().lower() for c in next(rows, [])]
         missing = [c for c in ("path", "label") if c not in columns]
         if missing:
-            raise ValueError(f"{table}: the header must name 'path' and 'label'; missing {missing}, found {columns}")
+            raise InputError(f"{table}: the header must name 'path' and 'label'; missing {missing}, found {columns}")
         ip, il = columns.index("path"), columns.index("label")
         samples = []
         for row in rows:
@@ -85,14 +86,14 @@ def _from_table(table: Path) -> list[Sample]:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) <= max(ip, il):
-                raise ValueError(f"{table}:{line}: expected at least {max(ip, il) + 1} fields, got {len(row)}")
+                raise InputError(f"{table}:{line}: expected at least {max(ip, il) + 1} fields, got {len(row)}")
             path, label = row[ip].strip(), row[il].strip()
             for name, value in (("path", path), ("label", label)):
                 if not value:
-                    raise ValueError(f"{table}:{line}: empty '{name}'")
+                    raise InputError(f"{table}:{line}: empty '{name}'")
             samples.append(Sample(table.parent / path, label, f"{table}:{line}"))
     if not samples:
-        raise ValueError(f"{table}: no rows")
+        raise InputError(f"{table}: no rows")
     return samples
 
 
@@ -111,9 +112,9 @@ def load_classes(path: str | Path) -> list[str]:
     names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
-        raise ValueError(f"{path}: duplicate class names {duplicates}")
+        raise InputError(f"{path}: duplicate class names {duplicates}")
     if not names:
-        raise ValueError(f"{path}: no class names")
+        raise InputError(f"{path}: no class names")
     return names
 
 

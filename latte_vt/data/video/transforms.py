@@ -23,6 +23,7 @@ from torchvision.transforms import v2
 
 from latte_vt.data.video.preprocess import ClipPreprocess
 from latte_vt.data.video.spec import IMAGENET_MEAN, IMAGENET_STD, ClipSpec, default_short_side
+from latte_vt.errors import InputError
 
 
 class VideoTransform:
@@ -65,7 +66,7 @@ class VideoTransform:
     def __call__(self, frames: np.ndarray | Tensor) -> Tensor:
         clip = torch.as_tensor(frames)
         if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != torch.uint8:
-            raise ValueError(f"frames must be (T, H, W, 3) uint8, got {tuple(clip.shape)} {clip.dtype}")
+            raise InputError(f"frames must be (T, H, W, 3) uint8, got {tuple(clip.shape)} {clip.dtype}")
         if not self.train:
             with torch.no_grad():
                 return self.evaluate(clip[None])[0]  # (T, 3, size, size) float32

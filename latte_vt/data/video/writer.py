@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from latte_vt.errors import InputError
+
 _AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus", ".avi": "libmp3lame"}
 _AUDIO_RATE = 48000
 
@@ -46,10 +48,10 @@ def write_video(
         raise ImportError("writing videos needs PyAV: pip install 'latte-vt[video]'") from exc
     path = Path(path)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        raise InputError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     T, H, W, _ = frames.shape
     if H % 2 or W % 2:
-        raise ValueError(f"frame size must be even for yuv420p, got {W}x{H}")
+        raise InputError(f"frame size must be even for yuv420p, got {W}x{H}")
     rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate)
