@@ -20,6 +20,7 @@ import torch
 
 from latte_vt.backbone import LatteConfig
 from latte_vt.bench.report import RunInfo, environment, markdown_table, write_outputs
+from latte_vt.data.video.spec import ClipSpec
 from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
 from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
 from latte_vt.models.transactions import TransactionScoringModel
@@ -63,13 +64,14 @@ def bench_video(tmp: Path, reps: int) -> dict:
     torch.manual_seed(0)
     frames_n, size = 16, 112
     model = VideoClassificationModel(10, LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")).eval()
-    graph = VideoGraph(model, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).eval()
+    graph = VideoGraph(model, ClipSpec(num_frames=frames_n, size=size)).eval()  # the spec's preprocessing inside
     path = tmp / "video.onnx"
-    export_video_graph(graph, frames_n, size, path, 18)
+    export_video_graph(graph, frames_n, path, 18)
+    height, width = graph.spec.short_side, graph.spec.short_side * 4 // 3  # decoded 4:3 frames, resized in the graph
     sessions = {"onnxruntime_fp32": _session(path), "onnxruntime_int8": _session(_int8(path))}
     out: dict = {}
     for batch in (1, 8):
-        frames = np.random.default_rng(0).integers(0, 256, (batch, frames_n, size, size, 3), dtype=np.uint8)
+        frames = np.random.default_rng(0).integers(0, 256, (batch, frames_n, height, width, 3), dtype=np.uint8)
         tf = torch.from_numpy(frames)
         runs = {"torch_eager": lambda tf=tf: graph(tf)}
         runs |= {name: (lambda s=s, f=frames: s.run(None, {"frames": f})) for name, s in sessions.items()}
