@@ -1,19 +1,50 @@
-"""``latte-vt serve --bundle B [--host 127.0.0.1] [--port 8000] [--state PATH]``: HTTP live scoring.
+"""``latte-vt serve --bundle B [--host 127.0.0.1] [--port 8000] [--state PATH] [--token-file F]``: HTTP live scoring.
 
 ``POST /score`` (one event or a list), ``GET /health``, ``GET /metrics`` (Prometheus), with the same
-durable SQLite state as ``latte-vt stream`` (see ``latte_vt.runtime.serve``).  Needs
-``pip install "latte-vt[serve]"``.
+durable SQLite state as ``latte-vt stream`` (see ``latte_vt.runtime.serve``).  With ``--token-file`` every
+endpoint but ``GET /health`` needs ``Authorization: Bearer <token>``; a non-loopback ``--host`` needs one.
+Needs ``pip install "latte-vt[serve]"``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
+from pathlib import Path
+
+from latte_vt.errors import InputError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(path: str) -> str:
+    """The bearer token in ``path`` (surrounding whitespace stripped); InputError if unreadable or empty."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--token-file {path}: cannot read the token ({exc})") from None
+    if not token:
+        raise InputError(f"--token-file {path}: the file is empty")
+    return token
 
 
 def run(args: argparse.Namespace) -> int:
     from latte_vt.runtime.serve import ScoringService, require_serve, serve
 
+    token = read_token(args.token_file) if args.token_file is not None else None
+    if token is None and not is_loopback(args.host):
+        raise InputError(
+            f"--host {args.host} is not a loopback address: serving beyond this machine needs --token-file"
+        )
     try:
         require_serve()
     except ImportError as exc:  # fastapi/uvicorn not installed: the message says what to install
@@ -21,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     service = ScoringService(args.bundle, args.state, args.checkpoint_every, args.threads)
     print(f"serve: bundle {service.scorer.bundle_id} ({args.bundle}), state {args.state}", file=sys.stderr)
-    serve(service, args.host, args.port)
+    serve(service, args.host, args.port, token)
     return 0
 
 
@@ -38,4 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="applied events between durable checkpoints (default 1: each request is on disk before its reply)",
     )
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    parser.add_argument(
+        "--token-file",
+        help="file holding a bearer token: every endpoint but GET /health then needs 'Authorization: Bearer "
+        "<token>' (required with a non-loopback --host)",
+    )
     parser.set_defaults(func=run)

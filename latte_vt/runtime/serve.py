@@ -2,10 +2,14 @@
 
 * ``POST /score``: one event object or a JSON list of them -> HTTP 200 with ``results`` (one per event,
   in order: ``status`` ``scored`` with ``score``, or ``rejected`` with ``kind`` and ``reason``), ``scored``
-  and ``rejected``.  A body that is not JSON, or not an object / list of objects, gets 422 with the reason.
+  and ``rejected``.  A malformed body gets 422 with a one-line reason (see ``parse_events``); one over
+  ``MAX_BODY_BYTES`` or ``MAX_EVENTS_PER_REQUEST`` gets 413.
 * ``GET /health``: bundle id and path, state file, events applied (all time).
 * ``GET /metrics``: Prometheus text: requests by status, events by result, checkpoints, request latency
   histogram.
+
+With a token (``create_app(service, token)``), every endpoint but ``GET /health`` needs
+``Authorization: Bearer <token>`` (401 otherwise).
 
 One process writes the state (the store refuses a second one); requests are scored one at a time under a
 lock, so an entity's events apply in arrival order.  The states are checkpointed every
@@ -15,7 +19,10 @@ events are on disk), and on shutdown.  FastAPI and uvicorn are imported only her
 """
 
 import bisect
+import hmac
 import json
+import math
+import re
 import threading
 import time
 from collections import Counter
@@ -29,6 +36,10 @@ from latte_vt.runtime.live_stream import JSON_TYPES
 from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
 
 MAX_EVENTS_PER_REQUEST = 10_000
+MAX_BODY_BYTES = 16 * 2**20
+MAX_JSON_DEPTH = 4  # a list of events, an event, and two levels inside an (ignored) value
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -50,10 +61,25 @@ def require_serve():
 
 
 def parse_events(body: bytes) -> list[dict[str, Any]]:
-    """The events of a request body: one JSON object, or a list of objects."""
+    """The events of a request body: one JSON object, or a list of objects.
+
+    Raises ``BadRequestError`` (422) for a body that is not UTF-8, not JSON, nested deeper than
+    ``MAX_JSON_DEPTH``, holding NaN/Infinity or an out-of-range number, or not an object / list of objects;
+    413 for one over ``MAX_BODY_BYTES`` or ``MAX_EVENTS_PER_REQUEST``.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise BadRequestError(f"the body has {len(body)} bytes; at most {MAX_BODY_BYTES}", 413)
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if _too_deep(text):
+        raise BadRequestError(f"the body nests more than {MAX_JSON_DEPTH} levels of arrays/objects")
+    try:
+        payload = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except BadRequestError:
+        raise
+    except ValueError as exc:  # JSONDecodeError, or an integer beyond Python's digit limit
         raise BadRequestError(f"the body is not valid JSON ({exc})") from None
     events = payload if isinstance(payload, list) else [payload]
     if not isinstance(payload, list | dict):
@@ -64,6 +90,27 @@ def parse_events(body: bytes) -> list[dict[str, Any]]:
         if not isinstance(event, dict):
             raise BadRequestError(f"item {i} of the list is a JSON {_json_type(event)}, not an event object")
     return events
+
+
+def _too_deep(text: str) -> bool:
+    """Whether a JSON text nests brackets deeper than ``MAX_JSON_DEPTH`` (brackets in strings do not count)."""
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
+def _refuse_constant(name: str) -> float:
+    raise BadRequestError(f"the body holds {name}, which is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise BadRequestError(f"the number {literal[:40]} is out of range")
+    return value
 
 
 def _json_type(value: Any) -> str:
@@ -185,8 +232,15 @@ def _result(index: int, event: dict[str, Any], outcome: float | RejectedEventErr
     return result | {"status": "scored", "score": outcome}
 
 
-def create_app(service: ScoringService):
-    """The FastAPI app over a ``ScoringService`` (closed, with a final checkpoint, on shutdown)."""
+def authorized(header: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <token>`` (compared in constant time)."""
+    supplied = (header or "").encode("latin-1", "replace")  # HTTP header values are latin-1
+    return hmac.compare_digest(supplied, b"Bearer " + token.encode())
+
+
+def create_app(service: ScoringService, token: str | None = None):
+    """The FastAPI app over a ``ScoringService`` (closed, with a final checkpoint, on shutdown); with a
+    ``token``, every endpoint but ``GET /health`` needs ``Authorization: Bearer <token>``."""
     fastapi = require_serve()  # no ``from __future__ import annotations`` here: FastAPI reads the annotations
     from fastapi.responses import JSONResponse, PlainTextResponse
     from starlette.concurrency import run_in_threadpool
@@ -197,6 +251,16 @@ def create_app(service: ScoringService):
         service.close()
 
     app = fastapi.FastAPI(title="latte-vt serve", lifespan=lifespan)
+
+    if token is not None:
+
+        @app.middleware("http")
+        async def require_token(request: fastapi.Request, call_next):
+            public = request.method == "GET" and request.url.path == "/health"
+            if not public and not authorized(request.headers.get("authorization"), token):
+                detail = {"detail": "missing or wrong bearer token"}
+                return JSONResponse(detail, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return await call_next(request)
 
     @app.post("/score")
     async def score(request: fastapi.Request) -> JSONResponse:
@@ -215,9 +279,9 @@ def create_app(service: ScoringService):
     return app
 
 
-def serve(service: ScoringService, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(service: ScoringService, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> None:
     """Run the app with uvicorn until SIGINT/SIGTERM (then checkpoint and exit)."""
-    app = create_app(service)
+    app = create_app(service, token)
     import uvicorn
 
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -6,6 +6,9 @@ default, or durably in SQLite (``store="state.sqlite"``; see ``state_store``).  
 ``restore(path)`` write and read the states as ``.npz`` arrays and JSON (no pickle).  Stepping an
 entity's events one by one gives the same scores as ``model.onnx`` over its whole history.
 
+Event times are ISO 8601 strings (naive = UTC), epoch seconds (int or float) or datetimes; entity ids are
+strings or integers of at most ``MAX_ENTITY_CHARS`` characters.
+
 Out-of-order policy: an event older than its entity's last applied event is refused as a late event
 (scores depend on order); an event at the same time as the last one is accepted, in arrival order.
 """
@@ -17,6 +20,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from latte_vt.runtime.bundle import Bundle, open_bundle
 from latte_vt.runtime.state_store import EntityState, MemoryStateStore, SQLiteStateStore, StateLayout, StateStore
 
 REQUIRED = ("entity", "time", "amount")
+MAX_ENTITY_CHARS = 256  # longer entity ids are refused (they key the state store)
 
 
 class RejectedEventError(InputError):
@@ -153,11 +158,8 @@ class StreamingScorer:
         missing = [k for k in (*REQUIRED, *self.preprocessor.numeric) if event.get(k) is None]
         if missing:
             raise RejectedEventError("missing_field", f"event {dict(event)!r} lacks required field(s) {missing}")
-        entity = str(event["entity"])
-        try:
-            time = as_utc(event["time"])
-        except (TypeError, ValueError, AttributeError):
-            raise RejectedEventError("bad_value", f"time {event['time']!r} is not an ISO 8601 timestamp") from None
+        entity = _entity_id(event["entity"])
+        time = _event_time(event["time"])
         for name in ("amount", *self.preprocessor.numeric):
             value = event[name]
             finite = isinstance(value, int | float | str) and not isinstance(value, bool) and _is_finite(value)
@@ -172,7 +174,7 @@ class StreamingScorer:
                 "late_event",
                 f"event for entity {entity!r} at {time} is older than its last event at {past.last_time} (late event)",
             )
-        row, history = self.preprocessor.live_context(event, past)
+        row, history = self.preprocessor.live_context({**event, "time": time}, past)
         pending[entity] = history
         return _Prepared(entity, history), row
 
@@ -263,5 +265,29 @@ class StreamingScorer:
 def _is_finite(value: int | float | str) -> bool:
     try:
         return math.isfinite(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
+
+
+def _entity_id(value: Any) -> str:
+    """An event's entity id as a string: a string or integer of at most ``MAX_ENTITY_CHARS`` characters."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RejectedEventError("bad_value", f"entity {value!r} is not a string or an integer")
+    entity = str(value)
+    if len(entity) > MAX_ENTITY_CHARS:
+        raise RejectedEventError(
+            "bad_value", f"entity id of {len(entity)} characters is longer than {MAX_ENTITY_CHARS}"
+        )
+    return entity
+
+
+def _event_time(value: Any) -> datetime:
+    """A UTC time from an ISO 8601 string (naive = UTC), epoch seconds (int or float) or a datetime."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str | datetime):
+            return as_utc(value)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise RejectedEventError("bad_value", f"time {value!r} is not an ISO 8601 timestamp or epoch seconds")
