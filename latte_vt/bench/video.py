@@ -5,12 +5,14 @@ One run, one machine, every contestant:
 1. Generate the synthetic temporal set (the six orders of three shape events: time-reversed class
    pairs with the same frames in every class) unless it exists, and decode every
    clip once (real H.264 through decord and the evaluation transform) into memory.
-2. Train, each for its share of the time budget (learning rate: warm-up + cosine over elapsed time):
-   PatchTokenizer + Latte, FrameTokenizer (timm, random init) + Latte, and PatchTokenizer + softmax
-   attention (same size). Report validation top-1 on symmetric evaluation clips, top-1 on the same
-   clips with their frames shuffled (chance when the model reads frame order: every class shows the
-   same events), the share of those shuffled clips given the right class among the two of their
-   time-reversed pair (about 50 % then) and classifier clips/s (decoding excluded).
+2. Train, each for its fixed number of steps through ``VideoClassificationTask`` and a Lightning
+   ``Trainer`` (as ``latte-vt fit`` does: AdamW, warm-up + cosine over the steps), so accuracy does not
+   depend on how busy the machine is: PatchTokenizer + Latte, FrameTokenizer (timm, random init) +
+   Latte, and PatchTokenizer + softmax attention (same size). Report the task's validation top-1 on
+   symmetric evaluation clips, top-1 on the same clips with their frames shuffled (chance when the
+   model reads frame order: every class shows the same events), the share of those shuffled clips
+   given the right class among the two of their time-reversed pair (about 50 % then) and classifier
+   clips/s (decoding excluded).
 3. Encoder forward time and peak memory at 16/64/256 frames of 128x128 with 16 px patches and
    tubelet 1 (1024/4096/16384 tokens), Latte vs softmax, each case in a fresh process.
 """
@@ -18,14 +20,16 @@ One run, one machine, every contestant:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from latte_vt.bench.measure import run_worker, time_fn
 from latte_vt.bench.report import (
@@ -37,6 +41,7 @@ from latte_vt.bench.report import (
     markdown_table,
     write_outputs,
 )
+from latte_vt.tasks.video import VideoClassificationTask
 
 if TYPE_CHECKING:
     from latte_vt.data.synthetic.video import VideoSynthConfig
@@ -44,7 +49,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class VideoBenchConfig:
-    """Settings of the video benchmark (defaults: about 12 minutes on 2 CPU cores, 630 s of it training).
+    """Settings of the video benchmark (defaults: about 12 minutes on a quiet 2-core CPU, 10 of them training).
 
     Every model reads all 16 frames at 32x32, temporally centred (each pixel minus its clip mean: the
     static background drops out; no frame-order cue). PatchTokenizer: a 16-channel convolutional
@@ -76,8 +81,9 @@ class VideoBenchConfig:
     weight_decay: float = 0.05
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.1
-    train_budget_s: float = 630.0  # all three models together, split by budget_shares
-    budget_shares: tuple[tuple[str, float], ...] = (("patch", 0.33), ("frame", 0.53), ("softmax", 0.14))
+    steps_patch: int = 4000  # optimizer steps of each model (a fixed budget: the same however busy the machine)
+    steps_frame: int = 4000
+    steps_softmax: int = 1700
     threads: int = 1  # torch intra-op threads while training (these small models run fastest on one)
     scaling_frames: tuple[int, ...] = (16, 64, 256)
     scaling_size: int = 128
@@ -85,9 +91,9 @@ class VideoBenchConfig:
     seed: int = 0
     models: tuple[str, ...] = field(default=("patch", "frame", "softmax"))
 
-    def budget_for(self, kind: str) -> float:
-        """Training seconds of one model: its share of ``train_budget_s``."""
-        return self.train_budget_s * dict(self.budget_shares)[kind]
+    def steps_for(self, kind: str) -> int:
+        """Training steps of one model (``steps_<kind>``)."""
+        return getattr(self, f"steps_{kind}")
 
 
 def synthetic_set_matches(root: Path, synth: VideoSynthConfig) -> bool:
@@ -114,8 +120,17 @@ def synthetic_set_matches(root: Path, synth: VideoSynthConfig) -> bool:
     return False
 
 
-def load_split(cfg: VideoBenchConfig, split: str) -> tuple[Tensor, Tensor, list[str]]:
-    """Every clip of a split, all frames, decoded once -> (N, F, 3, S+m, S+m) float, (N,) labels, classes."""
+@dataclass
+class DecodedSplit:
+    """Every clip of a split, decoded once: ``frames`` (N, F, 3, S+m, S+m) float, ``labels`` (N,), ``paths``."""
+
+    frames: Tensor
+    labels: Tensor
+    paths: list[str]
+
+
+def load_split(cfg: VideoBenchConfig, split: str) -> tuple[DecodedSplit, list[str]]:
+    """Every clip of a split, all frames at size + margin, decoded once into memory -> (the split, class names)."""
     from tqdm import tqdm
 
     from latte_vt.data.video.datasets import VideoClipDataset
@@ -136,39 +151,71 @@ def load_split(cfg: VideoBenchConfig, split: str) -> tuple[Tensor, Tensor, list[
     kept = [it for it in items if it["valid"]]
     if len(kept) < len(items):
         raise RuntimeError(f"{len(items) - len(kept)} synthetic clip(s) failed to decode: {data.failures[:3]}")
-    return torch.stack([it["video"][0] for it in kept]), torch.stack([it["label"] for it in kept]), classes
+    frames = torch.stack([it["video"][0] for it in kept])  # (N, F, 3, S+m, S+m)
+    return DecodedSplit(frames, torch.stack([it["label"] for it in kept]), [it["path"] for it in kept]), classes
 
 
-def build_model(kind: str, cfg: VideoBenchConfig, num_classes: int) -> torch.nn.Module:
+class ClipItems(Dataset):
+    """Clips held in memory as ``VideoClassificationTask`` items; batch them with ``collate_valid``.
+
+    Item i is ``{"video": (1, T, 3, S, S), "label", "index", "path", "valid": True}`` with the clip
+    ``clip(i)``: a fresh random one per call for training, a fixed one for evaluation.
+    """
+
+    def __init__(self, split: DecodedSplit, clip: Callable[[int], Tensor]) -> None:
+        self.split, self.clip = split, clip
+
+    def __len__(self) -> int:
+        return len(self.split.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        s = self.split
+        return {"video": self.clip(i)[None], "label": s.labels[i], "index": i, "path": s.paths[i], "valid": True}
+
+
+class TrainLoss(L.Callback):
+    """Keeps the task's logged ``train_loss`` of every training step."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self.values.append(float(trainer.callback_metrics["train_loss"]))
+
+
+def build_task(kind: str, cfg: VideoBenchConfig, classes: list[str]) -> VideoClassificationTask:
+    """The ``VideoClassificationTask`` of one contestant: ``patch``, ``frame`` or ``softmax``."""
     from latte_vt.backbone import LatteConfig
-    from latte_vt.models.video import VideoClassificationModel
 
     mixer = "softmax" if kind == "softmax" else "latte"
-    encoder = LatteConfig(cfg.dim, cfg.depth, cfg.heads, cfg.latents, mixer=mixer, pooling="latent")
-    tokenizer = "frame" if kind == "frame" else "patch"
-    return VideoClassificationModel(
-        num_classes,
-        encoder,
-        tokenizer,
-        cfg.num_frames,
-        cfg.size,
-        cfg.tubelet,
-        cfg.patch,
-        cfg.frame_backbone,
+    return VideoClassificationTask(
+        len(classes),
+        classes,
+        LatteConfig(cfg.dim, cfg.depth, cfg.heads, cfg.latents, mixer=mixer, pooling="latent"),
+        tokenizer="frame" if kind == "frame" else "patch",
+        num_frames=cfg.num_frames,
+        image_size=cfg.size,
+        tubelet=cfg.tubelet,
+        patch=cfg.patch,
+        frame_backbone=cfg.frame_backbone,
         frame_pool=cfg.frame_pool,
         frame_stage=cfg.frame_stage,
         temporal_centering=cfg.temporal_centering,
         patch_stem=cfg.patch_stem,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_fraction=cfg.warmup_fraction,
+        label_smoothing=cfg.label_smoothing,
     )
 
 
-def train_batch(x: Tensor, cfg: VideoBenchConfig, rng: np.random.Generator) -> Tensor:
-    """(B, F, 3, S+m, S+m) -> a random clip: stride 1 or 2, random start, random crop -> (B, T, 3, S, S)."""
+def train_clip(x: Tensor, cfg: VideoBenchConfig, rng: np.random.Generator) -> Tensor:
+    """(..., F, 3, S+m, S+m) -> a random clip: stride 1 or 2, random start, random crop -> (..., T, 3, S, S)."""
     from latte_vt.data.video.sampling import train_clip_indices
 
     idx = torch.from_numpy(train_clip_indices(cfg.video_frames, cfg.num_frames, rng, (1, 2)))
     top, left = (int(v) for v in rng.integers(0, cfg.margin + 1, 2))
-    return x[:, idx, :, top : top + cfg.size, left : left + cfg.size]
+    return x[..., idx, :, top : top + cfg.size, left : left + cfg.size]
 
 
 def eval_clips(x: Tensor, cfg: VideoBenchConfig) -> Tensor:
@@ -178,13 +225,6 @@ def eval_clips(x: Tensor, cfg: VideoBenchConfig) -> Tensor:
     idx = torch.from_numpy(eval_clip_indices(cfg.video_frames, cfg.num_frames, 1, 2)[0])
     m = cfg.margin // 2
     return x[:, idx, :, m : m + cfg.size, m : m + cfg.size]
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, clips: Tensor, batch: int = 32) -> Tensor:
-    """(N, T, 3, S, S) clips -> (N,) predicted class indices."""
-    model.eval()
-    return torch.cat([model(clips[i : i + batch]).argmax(-1) for i in range(0, len(clips), batch)])
 
 
 def partners(classes: list[str]) -> Tensor:
@@ -222,56 +262,56 @@ def shuffle_frames(clips: Tensor, seed: int) -> Tensor:
     return clips[torch.arange(len(clips))[:, None], perm]  # (N, T, 3, S, S)
 
 
-def train_one(kind: str, cfg: VideoBenchConfig, data: dict, classes: list[str]) -> dict:
-    """Train for the kind's time budget, then evaluate on ordered and frame-shuffled validation clips.
+def train_one(kind: str, cfg: VideoBenchConfig, data: dict[str, DecodedSplit], classes: list[str]) -> dict:
+    """Train one model for its fixed steps through ``VideoClassificationTask`` and a Lightning ``Trainer``,
+    then validate it (the task's metrics) on ordered and frame-shuffled evaluation clips."""
+    from torch.utils.data import DataLoader
 
-    The learning rate follows warm-up + cosine over *elapsed time*, so the schedule completes inside the
-    budget however busy the machine is.
-    """
-    from tqdm import tqdm
-
-    from latte_vt.tasks.schedule import adamw, warmup_cosine
+    from latte_vt.data.video.datasets import collate_valid
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(kind, cfg, len(classes))
-    x_train, y_train = data["train"]
-    n = len(x_train)
+    train, val = data["train"], data["val"]
+    n = len(train.labels)
     B = min(cfg.batch_size, n)
-    budget_ms = int(1000 * cfg.budget_for(kind))
-    opt = adamw(model, cfg.lr, cfg.weight_decay)
-    losses = []
-    model.train()
+    task = build_task(kind, cfg, classes)
+    losses = TrainLoss()
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=cfg.steps_for(kind),
+        callbacks=[losses],
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    items = ClipItems(train, lambda i: train_clip(train.frames[i], cfg, rng))
+    g = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(items, B, shuffle=True, drop_last=True, collate_fn=collate_valid, generator=g)
     began = time.perf_counter()
-    with tqdm(total=budget_ms // 1000, desc=f"training {kind}", unit="s") as bar:
-        while (elapsed_ms := int(1000 * (time.perf_counter() - began))) < budget_ms:
-            scale = warmup_cosine(elapsed_ms, budget_ms, int(budget_ms * cfg.warmup_fraction))  # time as the step
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * scale
-            idx = torch.from_numpy(rng.choice(n, size=B, replace=False))
-            logits = model(train_batch(x_train[idx], cfg, rng))  # (B, C)
-            loss = F.cross_entropy(logits, y_train[idx], label_smoothing=cfg.label_smoothing)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(loss.item())
-            bar.update(min(elapsed_ms // 1000, bar.total) - bar.n)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)
+    trainer.fit(task, loader)
     seconds = time.perf_counter() - began
-    val_clips, y_val = eval_clips(data["val"][0], cfg), data["val"][1]
-    shuffled = predict(model, shuffle_frames(val_clips, cfg.seed))
+    clips = eval_clips(val.frames, cfg)  # (N, T, 3, S, S)
+    ordered, shuffled = (
+        DataLoader(ClipItems(val, c.__getitem__), 32, collate_fn=collate_valid)
+        for c in (clips, shuffle_frames(clips, cfg.seed))
+    )
+    val_top1, shuffled_top1 = (trainer.validate(task, d, verbose=False)[0]["val_top1"] for d in (ordered, shuffled))
+    preds = torch.cat([out["probs"].argmax(-1) for out in trainer.predict(task, shuffled)])
+    steps = losses.values
     return {
-        "steps": len(losses),
-        "epochs": round(len(losses) * B / n, 1),
+        "max_steps": cfg.steps_for(kind),
+        "steps": trainer.global_step,
+        "epochs": round(trainer.global_step * B / n, 1),
         "train_s": round(seconds, 1),
-        "first_loss": round(float(np.mean(losses[:20])), 3),
-        "last_loss": round(float(np.mean(losses[-20:])), 3),
-        "loss_curve": [round(float(np.mean(part)), 3) for part in np.array_split(losses, 10)],  # per tenth
-        "val_top1": float((predict(model, val_clips) == y_val).float().mean()),
-        "shuffled_top1": float((shuffled == y_val).float().mean()),
-        "shuffled_within_pair": within_pair_accuracy(shuffled, y_val, partners(classes)),
-        "clips_per_s": round(clips_per_second(model, val_clips), 1),
-        "params": sum(p.numel() for p in model.parameters()),
+        "first_loss": round(float(np.mean(steps[:20])), 3),
+        "last_loss": round(float(np.mean(steps[-20:])), 3),
+        "loss_curve": [round(float(np.mean(p)), 3) for p in np.array_split(steps, min(10, len(steps)))],  # tenths
+        "val_top1": val_top1,
+        "shuffled_top1": shuffled_top1,
+        "shuffled_within_pair": within_pair_accuracy(preds, val.labels, partners(classes)),
+        "clips_per_s": round(clips_per_second(task.model, clips), 1),
+        "params": sum(p.numel() for p in task.model.parameters()),
     }
 
 
@@ -308,8 +348,8 @@ def _markdown(payload: dict) -> str:
         f"patch {cfg['patch']} px, tubelet {cfg['tubelet']}, stem {cfg['patch_stem']}; "
         f"frame backbone {cfg['frame_backbone']} "
         f"(stage {cfg['frame_stage']}, {cfg['frame_pool']} pooling); temporal centering {cfg['temporal_centering']}; "
-        f"trained {cfg['train_budget_s']:.0f} s in all (split {dict(cfg['budget_shares'])}) on clips decoded "
-        f"once into memory (data {payload['data_s']:.0f} s), {cfg['threads']} training thread(s); "
+        f"each trained a fixed number of steps (batch {cfg['batch_size']}) through VideoClassificationTask on "
+        f"clips decoded once into memory (data {payload['data_s']:.0f} s), {cfg['threads']} training thread(s); "
         f"torch {env['torch']}, {env['cpu_count']} CPUs; whole run {payload['total_s']:.0f} s. "
         f"Chance = {chance:.1%}.",
         "",
@@ -373,8 +413,7 @@ def run_video_bench(cfg: VideoBenchConfig, json_path: Path, md_path: Path) -> di
         write_video_synthetic(root, synth)
     data = {}
     for split in ("train", "val"):
-        x, y, classes = load_split(cfg, split)
-        data[split] = (x, y)
+        data[split], classes = load_split(cfg, split)
     data_s = time.perf_counter() - began
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -388,8 +427,8 @@ def run_video_bench(cfg: VideoBenchConfig, json_path: Path, md_path: Path) -> di
         "environment": environment("cpu"),
         "config": asdict(cfg),
         "num_classes": len(classes),
-        "train_clips": len(data["train"][1]),
-        "val_clips": len(data["val"][1]),
+        "train_clips": len(data["train"].labels),
+        "val_clips": len(data["val"].labels),
         "data_s": round(data_s, 1),
         "models": models,
         "encoder": encoder,

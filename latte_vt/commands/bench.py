@@ -123,20 +123,21 @@ def run_video(args: argparse.Namespace) -> int:
 
     from latte_vt.bench.video import VideoBenchConfig, run_video_bench
 
-    if args.budget is not None and args.budget <= 0:
-        print("error: --budget must be positive", file=sys.stderr)
-        return 2
+    steps = {kind: getattr(args, f"steps_{kind}") for kind in ("patch", "frame", "softmax")}
+    for kind, n in steps.items():
+        if n is not None and n < 1:
+            print(f"error: --steps-{kind} must be at least 1", file=sys.stderr)
+            return 2
     if args.threads is not None and args.threads < 1:
         print("error: --threads must be at least 1", file=sys.stderr)
         return 2
     cfg = VideoBenchConfig(data_dir=args.data_dir)
     if args.quick:
         cfg = VideoBenchConfig(
-            data_dir=args.data_dir, clips_per_class=6, video_size=64, train_budget_s=9.0,
-            scaling_frames=(4, 8), scaling_size=64, classes=2,
+            data_dir=args.data_dir, clips_per_class=6, video_size=64, steps_patch=30, steps_frame=30,
+            steps_softmax=15, scaling_frames=(4, 8), scaling_size=64, classes=2,
         )  # fmt: skip
-    if args.budget is not None:
-        cfg = replace(cfg, train_budget_s=args.budget if not args.quick else min(args.budget, cfg.train_budget_s))
+    cfg = replace(cfg, **{f"steps_{kind}": n for kind, n in steps.items() if n is not None})
     if args.threads is not None:
         cfg = replace(cfg, threads=args.threads)
     json_path = Path(args.json) if args.json else Path("benchmarks") / f"video-cpu{'-quick' if args.quick else ''}.json"
@@ -230,11 +231,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--json", help="results JSON (default benchmarks/video-cpu[-quick].json)")
     video.add_argument("--markdown", help="Markdown table (default: the JSON path with .md)")
     video.add_argument("--data-dir", default="data/video-bench", help="synthetic set (generated when missing)")
-    video.add_argument(
-        "--budget", type=float, help="training seconds of the three models together (default 630, split 33/53/14 %%)"
-    )
+    for kind, default in (("patch", 4000), ("frame", 4000), ("softmax", 1700)):
+        video.add_argument(
+            f"--steps-{kind}", type=int, help=f"training steps of the {kind} model (default {default}; --quick: fewer)"
+        )
     video.add_argument("--threads", type=int, help="torch threads while training (default 1: fastest on a busy CPU)")
-    video.add_argument("--quick", action="store_true", help="a tiny 2-class run to check the plumbing (~1 min)")
+    video.add_argument(
+        "--quick", action="store_true", help="a tiny 2-class run, 15-30 steps per model, to check the plumbing (~1 min)"
+    )
     video.set_defaults(func=run_video)
 
     readme = bench_sub.add_parser("readme", help="rewrite the README's headline figures from benchmarks/*.json")

@@ -9,15 +9,18 @@ import pytest
 import torch
 
 from latte_vt.bench.video import (
+    DecodedSplit,
     VideoBenchConfig,
     eval_clips,
     partners,
     shuffle_frames,
     synthetic_set_matches,
-    train_batch,
+    train_clip,
+    train_one,
     within_pair_accuracy,
 )
 from latte_vt.cli import main
+from latte_vt.tasks.video import VideoClassificationTask
 
 
 def frames_tensor(cfg: VideoBenchConfig, n: int = 3) -> torch.Tensor:
@@ -34,15 +37,15 @@ def test_eval_clips_are_time_symmetric_and_centre_cropped():
     assert torch.equal(idx.flip(0), 15 - idx)  # reversing the video maps the frame set onto itself
 
 
-def test_train_batch_uses_stride_one_or_two_and_random_crops():
+def test_train_clip_uses_stride_one_or_two_and_random_crops():
     cfg = VideoBenchConfig(video_frames=16, num_frames=8, size=32, margin=8)
 
     rng = np.random.default_rng(0)
     strides = set()
     for _ in range(20):
-        clip = train_batch(frames_tensor(cfg), cfg, rng)
-        assert clip.shape == (3, 8, 3, 32, 32)
-        steps = clip[0, :, 0, 0, 0].diff().unique().tolist()
+        clip = train_clip(frames_tensor(cfg)[0], cfg, rng)
+        assert clip.shape == (8, 3, 32, 32)
+        steps = clip[:, 0, 0, 0].diff().unique().tolist()
         assert len(steps) == 1
         strides.add(steps[0])
     assert strides == {1.0, 2.0}
@@ -73,10 +76,10 @@ def test_within_pair_accuracy_counts_direction_among_clips_put_in_their_pair():
     assert within_pair_accuracy(torch.tensor([2]), torch.tensor([0]), partner) == 0.0  # none in its pair
 
 
-def test_training_budget_is_split_between_the_models():
-    cfg = VideoBenchConfig(train_budget_s=100.0)
-    assert sum(cfg.budget_for(kind) for kind in cfg.models) == pytest.approx(100.0)
-    assert cfg.budget_for("frame") > cfg.budget_for("patch") > cfg.budget_for("softmax")
+def test_each_model_has_a_fixed_step_budget():
+    cfg = VideoBenchConfig(steps_patch=7, steps_frame=5, steps_softmax=3)
+    assert [cfg.steps_for(kind) for kind in cfg.models] == [7, 5, 3]
+    assert VideoBenchConfig().steps_for("softmax") < VideoBenchConfig().steps_for("patch")
 
 
 def test_a_synthetic_set_made_with_other_settings_is_generated_again(tmp_path):
@@ -95,13 +98,32 @@ def test_a_synthetic_set_made_with_other_settings_is_generated_again(tmp_path):
     assert not synthetic_set_matches(tmp_path, made)  # same settings, older generator: other clips
 
 
-def test_cli_refuses_a_bad_budget_or_thread_count(tmp_path, capsys):
+def test_cli_refuses_a_bad_step_or_thread_count(tmp_path, capsys):
     data = str(tmp_path / "data")
-    assert main(["bench", "video", "--budget", "0", "--data-dir", data]) == 2
-    assert "--budget must be positive" in capsys.readouterr().err
+    assert main(["bench", "video", "--steps-frame", "0", "--data-dir", data]) == 2
+    assert "--steps-frame must be at least 1" in capsys.readouterr().err
     assert main(["bench", "video", "--threads", "0", "--data-dir", data]) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()  # refused before generating anything
+
+
+def test_each_model_trains_its_steps_through_the_video_task(monkeypatch):
+    cfg = VideoBenchConfig(video_frames=8, num_frames=8, size=16, margin=2, batch_size=4, steps_patch=5)
+    g = torch.Generator().manual_seed(0)
+
+    def split(n: int) -> DecodedSplit:
+        frames = torch.rand(n, 8, 3, 18, 18, generator=g)
+        return DecodedSplit(frames, torch.arange(n) % 2, [f"clip{i}.mp4" for i in range(n)])
+
+    calls = []
+    step = VideoClassificationTask.training_step
+    monkeypatch.setattr(VideoClassificationTask, "training_step", lambda *a: calls.append(1) or step(*a))
+    r = train_one("patch", cfg, {"train": split(6), "val": split(4)}, ["moving_left", "moving_right"])
+    assert r["max_steps"] == r["steps"] == len(calls) == 5  # the trainer's global_step: every step the task's
+    assert r["epochs"] == 3.3  # 5 batches of 4 clips over 6 training clips
+    assert len(r["loss_curve"]) == 5 and r["first_loss"] == pytest.approx(np.mean(r["loss_curve"]), abs=1e-3)
+    assert 0 <= r["val_top1"] <= 1 and 0 <= r["shuffled_top1"] <= 1 and 0 <= r["shuffled_within_pair"] <= 1
+    assert r["val_top1"] in (0, 0.25, 0.5, 0.75, 1)  # a share of the 4 validation clips
 
 
 @pytest.mark.slow
@@ -112,4 +134,6 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     for key in ("val_top1_patch", "val_top1_frame", "shuffled_top1_patch", "val_top1_softmax", "clips_per_s_patch"):
         assert 0 <= payload[key] <= 1 or key.startswith("clips_per_s")
     assert [r["tokens"] for r in payload["encoder"]] == [64, 128]
+    assert all(r["steps"] == r["max_steps"] for r in payload["models"].values())
+    assert payload["config"]["steps_patch"] == payload["models"]["patch"]["steps"]
     assert "| patch |" in out.with_suffix(".md").read_text()
