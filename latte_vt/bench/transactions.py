@@ -1,8 +1,10 @@
-"""``latte-vt bench transactions``: causal Latte vs a GRU (same tokenizer, same training loop) vs gradient-
-boosted trees on polars rolling features, on one synthetic log and one time split.
+"""``latte-vt bench transactions``: causal Latte vs a GRU (same tokenizer, both trained by ``TransactionScoringTask``
+for a fixed number of epochs) vs gradient-boosted trees on polars rolling features, on one synthetic log and one
+time split.
 
 All three train on the training period and are scored on the test period; the sequence models keep
-the weights of their epoch with the best validation-period AP and score each account's full history in
+the weights of their epoch with the best validation-period AP (each account's validation events scored
+with its whole past, as the task's ``val_ap``) and score each account's full history in
 one causal pass (as ``latte-vt score`` does). Reported per model: AP, ROC-AUC, recall at 1 % / 0.1 %
 FPR, recall per fraud scenario at 1 % FPR, training seconds and scoring events/s; plus one account with
 10k..100k events scored in one pass (time and peak memory vs length), and a precision-recall PNG with
@@ -17,13 +19,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from latte_vt.bench.measure import peak_memory_of
 from latte_vt.bench.report import RunInfo, environment, fmt_bytes, markdown_table, write_outputs
@@ -72,51 +76,59 @@ def _prepare(cfg: TransactionBenchConfig, out_dir: Path) -> dict[str, Any]:
     return {"events": events, "encoded": pre.transform(events), "pre": pre, "cutoffs": (val_start, test_start)}
 
 
-def train_sequence_model(
-    model: nn.Module, windows, cfg: TransactionBenchConfig, name: str, validate: Callable[[nn.Module], float]
-) -> dict[str, Any]:
-    """The one training loop of both sequence models: AdamW, warmup + cosine, weighted BCE.
+class BestValidationEpoch(L.Callback):
+    """Keeps the weights of the epoch with the best ``val_ap`` the task logged (the earliest on ties; an
+    epoch with no AP, e.g. no validation positives, never wins) and puts them back when training ends.
 
-    After every epoch ``validate(model)`` gives the validation-period AP; the model ends with the weights
-    of its best epoch (the earliest on ties), so no model is judged on an overfit last epoch.  Returns
-    ``train_s`` (seconds, validation included), ``epoch`` (the one kept) and ``val_ap_by_epoch``.
+    ``val_aps`` holds every epoch's AP (NaN where none was logged); ``epoch`` the one kept (1-based).
     """
-    import torch.nn.functional as F
-    from tqdm import tqdm
 
-    from latte_vt.tasks.schedule import adamw_warmup_cosine
+    def __init__(self) -> None:
+        self.val_aps: list[float] = []
+        self.epoch = 0
+        self._best: dict[str, torch.Tensor] = {}
 
-    generator = torch.Generator().manual_seed(cfg.seed)
-    loader = torch.utils.data.DataLoader(windows, batch_size=cfg.batch_size, shuffle=True, generator=generator)
-    opt = adamw_warmup_cosine(model, cfg.lr, 0.01, cfg.epochs * len(loader), 0.05)
-    optimizer, scheduler = opt["optimizer"], opt["lr_scheduler"]["scheduler"]
-    pos_weight = torch.tensor(cfg.pos_weight)
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        ap = trainer.callback_metrics.pop("val_ap", None)  # taken out: the next epoch must log its own
+        self.val_aps.append(math.nan if ap is None else float(ap))
+        best = max((a for a in self.val_aps[:-1] if math.isfinite(a)), default=-math.inf)
+        if not self._best or self.val_aps[-1] > best:
+            self.epoch = len(self.val_aps)
+            self._best = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._best:
+            pl_module.load_state_dict(self._best)
+
+
+def train_sequence_model(
+    task: L.LightningModule, train: DataLoader, val: DataLoader, cfg: TransactionBenchConfig
+) -> dict[str, Any]:
+    """Both sequence models train through ``TransactionScoringTask`` in a Lightning ``Trainer``: ``cfg.epochs``
+    epochs over the training windows (AdamW, warm-up + cosine, weighted BCE, gradients clipped at 1), the
+    task's validation-period AP after each, and the weights of the best epoch kept (``BestValidationEpoch``).
+
+    Returns ``train_s`` (seconds, validation included), ``epoch`` (the one kept), ``max_epochs`` and
+    ``val_ap_by_epoch``.
+    """
+    keep = BestValidationEpoch()
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=cfg.epochs,
+        gradient_clip_val=1.0,
+        callbacks=[keep],
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     began = time.perf_counter()
-    val_aps: list[float] = []
-    best_state: dict[str, torch.Tensor] = {}
-    best_ap, best_epoch = -math.inf, 0
-    with tqdm(total=cfg.epochs * len(loader), desc=f"train {name}", unit="batch", file=sys.stderr) as bar:
-        for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            for batch in loader:
-                logits = model(batch["cat"], batch["num"], batch["mask"])  # (B, W)
-                keep = batch["loss_mask"]
-                loss = F.binary_cross_entropy_with_logits(logits[keep], batch["label"][keep], pos_weight=pos_weight)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                bar.update()
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-            model.eval()
-            val_aps.append(validate(model))
-            if not best_state or val_aps[-1] > best_ap:  # a NaN AP (no validation positives) never wins
-                best_ap, best_epoch = (val_aps[-1] if math.isfinite(val_aps[-1]) else -math.inf), epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            bar.set_postfix(val_ap=f"{val_aps[-1]:.4f}")
-    model.load_state_dict(best_state)
-    return {"train_s": time.perf_counter() - began, "epoch": best_epoch, "val_ap_by_epoch": val_aps}
+    trainer.fit(task, train, val)
+    seconds = time.perf_counter() - began
+    return {"train_s": seconds, "epoch": keep.epoch, "max_epochs": trainer.max_epochs, "val_ap_by_epoch": keep.val_aps}
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -169,21 +181,21 @@ def long_entity_scaling(model: nn.Module, vocab_sizes: list[int], num_numeric: i
 
 def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path: Path, png_path: Path) -> dict:
     """Run the whole benchmark; writes JSON, Markdown and the PR-curve PNG; returns the payload."""
-    import polars as pl
 
     from latte_vt.backbone import LatteConfig
     from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, fit_gbdt, rolling_features
-    from latte_vt.data.transactions import EventWindowDataset
+    from latte_vt.data.transactions import EntitySequenceDataset, EventWindowDataset, collate_left_pad
     from latte_vt.metrics.fraud import fraud_metrics
-    from latte_vt.models.gru import GRUScorer
-    from latte_vt.models.transactions import TransactionScoringModel
     from latte_vt.predict.histories import score_histories
     from latte_vt.predict.torch_models import module_logits
     from latte_vt.predict.transactions import encoded_arrays, sigmoid
     from latte_vt.tasks.plots import pr_curve_png
+    from latte_vt.tasks.transactions import TransactionScoringTask
 
     if cfg.seeds < 1:
         raise ValueError(f"--seeds must be >= 1 (training runs per model), got {cfg.seeds}")
+    if cfg.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {cfg.epochs}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -195,18 +207,14 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     in_test = (encoded["time"] >= test_start).to_numpy()
     labels = encoded["label"].fill_null(0).to_numpy()[in_test]
     scenarios = encoded["scenario"].to_numpy()[in_test]
-    windows = EventWindowDataset(encoded, pre.cat_columns, pre.num_columns, cfg.window, cfg.stride, end=val_start)
-    until_test = encoded.filter(pl.col("time") < test_start)  # the validation period with all its history
-    in_val = (until_test["time"] >= val_start).to_numpy()
-    val_labels = until_test["label"].fill_null(0).to_numpy()[in_val]
+    columns = (encoded, pre.cat_columns, pre.num_columns)
+    windows = EventWindowDataset(*columns, cfg.window, cfg.stride, end=val_start)
+    val_histories = EntitySequenceDataset(*columns, start=val_start, end=test_start)  # each with its whole past
+    val_loader = DataLoader(val_histories, 64, collate_fn=collate_left_pad)
 
-    def score_encoded(model: nn.Module, frame: pl.DataFrame) -> np.ndarray:
-        cat, num, lengths = encoded_arrays(frame, pre)
-        return sigmoid(score_histories(functools.partial(module_logits, model), cat, num, lengths))
-
-    def validate(model: nn.Module) -> float:
-        scores = score_encoded(model, until_test)
-        return fraud_metrics(scores[in_val], val_labels)["ap"]
+    def score_encoded(model: nn.Module) -> np.ndarray:
+        cat, num, lengths = encoded_arrays(encoded, pre)
+        return sigmoid(score_histories(functools.partial(module_logits, model.eval()), cat, num, lengths))
 
     print(
         f"{encoded.height} events ({int(labels.sum())} labelled fraud in test), {len(windows)} training windows",
@@ -216,18 +224,20 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     latte_cfg = LatteConfig(
         dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, latents=cfg.latents, local_mix=cfg.local_mix, recency=cfg.recency
     )
-    factories: dict[str, Callable[[], nn.Module]] = {
-        "latte": lambda: TransactionScoringModel(vocab, n_num, latte_cfg),
-        "gru": lambda: GRUScorer(vocab, n_num, cfg.dim, cfg.gru_layers),
-    }
+    sequence_models = ("latte", "gru")
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
-    runs: dict[str, list[Run]] = {name: [] for name in (*factories, "gbdt")}
-    for name, make in factories.items():
+    runs: dict[str, list[Run]] = {name: [] for name in (*sequence_models, "gbdt")}
+    for name in sequence_models:
         for seed in seeds:  # the seed sets the initial weights and the window order
             torch.manual_seed(seed)
-            model = make()
-            fit = train_sequence_model(model, windows, replace(cfg, seed=seed), f"{name} seed {seed}", validate)
-            scores, score_s = _timed(lambda m=model: score_encoded(m, encoded))
+            task = TransactionScoringTask(
+                vocab, n_num, latte_cfg, name, cfg.gru_layers, pos_weight=cfg.pos_weight, lr=cfg.lr
+            )
+            g = torch.Generator().manual_seed(seed)
+            train_loader = DataLoader(windows, cfg.batch_size, shuffle=True, generator=g)
+            fit = train_sequence_model(task, train_loader, val_loader, cfg)
+            model = task.model
+            scores, score_s = _timed(lambda m=model: score_encoded(m))
             metrics = (
                 fraud_metrics(scores[in_test], labels, scenarios)
                 | fit
@@ -257,7 +267,7 @@ def run_transaction_bench(cfg: TransactionBenchConfig, json_path: Path, md_path:
     results = {
         name: run.metrics
         | {"median_seed": run.seed, "ap_by_seed": {str(r.seed): r.metrics["ap"] for r in runs[name]}}
-        | ({"epoch_by_seed": {str(r.seed): r.metrics["epoch"] for r in runs[name]}} if name in factories else {})
+        | ({"epoch_by_seed": {str(r.seed): r.metrics["epoch"] for r in runs[name]}} if name in sequence_models else {})
         for name, run in medians.items()
     }
     pr_curve_png(

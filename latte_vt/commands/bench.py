@@ -212,7 +212,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx.add_argument("--days", type=int, default=60, help="days in the synthetic log")
     tx.add_argument("--seed", type=int, default=0, help="data seed and first training seed")
     tx.add_argument("--seeds", type=int, default=3, help="training seeds per model; the median-AP run is reported")
-    tx.add_argument("--epochs", type=int, default=6, help="training epochs of each sequence model")
+    tx.add_argument(
+        "--epochs",
+        type=int,
+        default=6,
+        help="training epochs of each sequence model (fixed; the best-validation-AP one is kept)",
+    )
     tx.add_argument("--dim", type=int, default=128, help="token width of both sequence models")
     tx.add_argument("--batch-size", type=int, default=16, help="training windows per batch (both sequence models)")
     tx.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (both sequence models)")

@@ -9,10 +9,11 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from latte_vt.backbone import LatteConfig
 from latte_vt.metrics.fraud import fraud_metrics
+from latte_vt.models.gru import GRUScorer
 from latte_vt.models.transactions import TransactionScoringModel
 from latte_vt.tasks.plots import pr_curve_png
 from latte_vt.tasks.schedule import configure_adamw
@@ -27,7 +28,7 @@ def focal_loss(logits: Tensor, targets: Tensor, gamma: float, pos_weight: float)
 
 
 class TransactionScoringTask(L.LightningModule):
-    """Train/evaluate a causal ``TransactionScoringModel`` on windows of events.
+    """Train/evaluate a causal ``TransactionScoringModel`` (or the GRU baseline) on windows of events.
 
     Batches are dicts with ``cat`` (B, W, F_cat) int64, ``num`` (B, W, F_num) float, ``mask`` (B, W)
     bool (real events), ``label`` (B, W) float and ``loss_mask`` (B, W) bool (events that count).
@@ -36,6 +37,10 @@ class TransactionScoringTask(L.LightningModule):
         vocab_sizes: per categorical field, ids including padding and unknown (linked from the data).
         num_numeric: numeric features per event (linked from the data).
         encoder: the shared encoder's config (causal is forced on).
+        architecture: ``latte`` (``TransactionScoringModel``, the default) or ``gru`` (``GRUScorer``: the
+            baseline the benchmark compares against, same tokenizer, inputs and outputs; it takes its width
+            from ``encoder.dim`` and is not exportable or streamable).
+        gru_layers: stacked GRU layers (``architecture="gru"`` only).
         loss: ``bce`` (weighted) or ``focal``.
         pos_weight: weight of positive events; fraud is rare (0.1-1 %).
         focal_gamma: focusing parameter of the focal loss.
@@ -51,6 +56,8 @@ class TransactionScoringTask(L.LightningModule):
         vocab_sizes: list[int] | None = None,
         num_numeric: int = 0,
         encoder: LatteConfig | None = None,
+        architecture: Literal["latte", "gru"] = "latte",
+        gru_layers: int = 2,
         loss: Literal["bce", "focal"] = "bce",
         pos_weight: float = 10.0,
         focal_gamma: float = 2.0,
@@ -65,7 +72,13 @@ class TransactionScoringTask(L.LightningModule):
         if not vocab_sizes:
             raise ValueError("vocab_sizes is required (the CLI links it from the data module)")
         self.save_hyperparameters()
-        self.model = TransactionScoringModel(list(vocab_sizes), num_numeric, encoder)
+        if architecture == "gru":
+            width = {"dim": encoder.dim} if encoder else {}  # else GRUScorer's default
+            self.model: nn.Module = GRUScorer(list(vocab_sizes), num_numeric, layers=gru_layers, **width)
+        elif architecture == "latte":
+            self.model = TransactionScoringModel(list(vocab_sizes), num_numeric, encoder)
+        else:
+            raise ValueError(f"architecture must be 'latte' or 'gru', got {architecture!r}")
         self._outputs: dict[str, list[tuple[np.ndarray, ...]]] = {"val": [], "test": []}
 
     def forward(self, cat: Tensor, num: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -108,7 +121,8 @@ class TransactionScoringTask(L.LightningModule):
                 self.log(f"{stage}_{name}", value, prog_bar=name == "ap")
         if stage == "test" and self.trainer.is_global_zero and 0 < labels.sum() < len(labels):
             out_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-            print(f"precision-recall curve: {pr_curve_png({'latte': (scores, labels)}, out_dir / 'pr_curve.png')}")
+            curve = pr_curve_png({self.hparams.architecture: (scores, labels)}, out_dir / "pr_curve.png")
+            print(f"precision-recall curve: {curve}")
         return metrics
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

@@ -7,11 +7,13 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
+from latte_vt.backbone import LatteConfig
 from latte_vt.bench.transactions import Run, TransactionBenchConfig, median_run, train_sequence_model
 from latte_vt.bench.transactions_features import categorical_mask, feature_matrix, rolling_features
 from latte_vt.cli import main
-from latte_vt.models.gru import GRUScorer
+from latte_vt.tasks.transactions import TransactionScoringTask
 
 
 def canonical(rows):
@@ -65,7 +67,7 @@ def test_median_run_reports_the_middle_seed():
 
 
 @pytest.mark.parametrize(("val_aps", "kept"), [([0.5, 0.9, float("nan"), 0.7], 2), ([float("nan"), 0.2, 0.1], 2)])
-def test_training_keeps_the_epoch_with_the_best_validation_ap(val_aps, kept):
+def test_training_runs_the_task_for_its_epochs_and_keeps_the_best_validation_ap(monkeypatch, val_aps, kept):
     g = torch.Generator().manual_seed(0)
     windows = [
         {
@@ -79,15 +81,20 @@ def test_training_keeps_the_epoch_with_the_best_validation_ap(val_aps, kept):
     ]
     weights_after_epoch, answers = [], iter(val_aps)
 
-    def validate(model):
-        weights_after_epoch.append({k: v.clone() for k, v in model.state_dict().items()})
-        return next(answers)
+    def scripted_report(task):  # the task's validation AP, scripted; NaN: none logged (no positives)
+        task._outputs["val"] = []
+        weights_after_epoch.append({k: v.clone() for k, v in task.state_dict().items()})
+        ap = next(answers)
+        if np.isfinite(ap):
+            task.log("val_ap", ap)
 
-    model = GRUScorer([5], 2, dim=8, layers=1)
-    cfg = TransactionBenchConfig(epochs=len(val_aps), batch_size=2)
-    fit = train_sequence_model(model, windows, cfg, "test", validate)
-    assert fit["epoch"] == kept and np.array_equal(fit["val_ap_by_epoch"], val_aps, equal_nan=True)
-    final = model.state_dict()
+    monkeypatch.setattr(TransactionScoringTask, "on_validation_epoch_end", scripted_report)
+    task = TransactionScoringTask([5], 2, LatteConfig(dim=8, depth=1, heads=2, latents=4), "gru", gru_layers=1)
+    loader = DataLoader(windows, batch_size=2)
+    fit = train_sequence_model(task, loader, loader, TransactionBenchConfig(epochs=len(val_aps)))
+    assert fit["max_epochs"] == len(val_aps) == len(weights_after_epoch)
+    assert fit["epoch"] == kept and np.allclose(fit["val_ap_by_epoch"], val_aps, equal_nan=True)
+    final = task.state_dict()
     assert all(torch.equal(final[k], v) for k, v in weights_after_epoch[kept - 1].items())
     assert not all(torch.equal(final[k], v) for k, v in weights_after_epoch[-1].items())  # training went on
 
@@ -95,6 +102,8 @@ def test_training_keeps_the_epoch_with_the_best_validation_ap(val_aps, kept):
 def test_zero_seeds_is_a_usage_error(tmp_path, capsys):
     assert main(["bench", "transactions", "--seeds", "0", "--json", str(tmp_path / "tx.json")]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert main(["bench", "transactions", "--epochs", "0", "--json", str(tmp_path / "tx.json")]) == 2
+    assert "--epochs must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "tx.json").exists()
 
 
@@ -122,5 +131,10 @@ def test_bench_transactions_tiny_run_writes_json_markdown_and_png(tmp_path):
         assert 0 <= payload[key] <= 1
     assert [r["events"] for r in payload["long_account"]] == [500, 1500]
     assert list(payload["models"]["latte"]["ap_by_seed"]) == ["0", "1"]
+    for name in ("latte", "gru"):  # both trained by TransactionScoringTask for the fixed epochs
+        assert payload["models"][name]["max_epochs"] == 1 and payload["models"][name]["epoch_by_seed"] == {
+            "0": 1,
+            "1": 1,
+        }
     assert payload["ap_latte"] in payload["models"]["latte"]["ap_by_seed"].values()
     assert (tmp_path / "tx.md").exists() and (tmp_path / "tx-pr.png").stat().st_size > 1000
