@@ -143,23 +143,48 @@ class EntityHistory:
         """(F,) bool: which fields of an event with these buckets differ from the last event's."""
         return (self.last_bucket >= 0) & (self.last_bucket != np.asarray(buckets, dtype=np.int64))
 
+    def _flags(self, buckets: Sequence[int]) -> tuple[list[bool], np.ndarray, np.ndarray]:
+        """Per field of an event with these buckets: new for the entity, changed since the last event, and the
+        time (µs, ``NO_TIME`` when none) of the latest earlier event with another value, (F,) int64."""
+        new = [not self.seen[i, b >> 3] & (1 << (b & 7)) for i, b in enumerate(buckets)]
+        changed = self._changed(buckets)
+        return new, changed, self._other_time(changed)
+
+    def _other_time(self, changed: np.ndarray) -> np.ndarray:
+        """(F,) int64: per field, the latest event before this one with another value (µs), or ``NO_TIME``;
+        a change makes the last event that one."""
+        return np.where(changed, to_us(self.last_time) if changed.any() else NO_TIME, self.other_time_us).astype(
+            np.int64
+        )
+
     def context(self, buckets: Sequence[int], fields: Sequence[str]) -> dict[str, object]:
         """Context columns (one value each) of an event with these field buckets."""
         ctx: dict[str, object] = {CONTEXT_COUNT: self.count, CONTEXT_SUM: self.sum_log_amount}
-        changed = self._changed(buckets)
-        for i, (f, b) in enumerate(zip(fields, buckets, strict=True)):
-            ctx[new_column(f)] = not bool(self.seen[i, b >> 3] & (1 << (b & 7)))
+        new, changed, other = self._flags(buckets)
+        for i, f in enumerate(fields):
+            ctx[new_column(f)] = new[i]
             ctx[changed_column(f)] = bool(changed[i])
-            ctx[other_time_column(f)] = self.last_time if changed[i] else from_us(self.other_time_us[i])
+            ctx[other_time_column(f)] = from_us(other[i])
         return ctx
+
+    def features(self, time_us: int, log_amount: float, buckets: Sequence[int]) -> list[float]:
+        """The history features (``feature_names`` order) of an event at ``time_us`` with this signed log amount
+        and these field buckets: ``feature_expressions`` for one event, in plain Python (the live path)."""
+        count = self.count
+        feats = [log_amount - self.sum_log_amount / float(count) if count > 0 else 0.0]
+        new, changed, other = self._flags(buckets)
+        feats += [float(x) for x in new]
+        feats += [float(x) for x in changed.tolist()]
+        for o in other.tolist():
+            seconds = SINCE_CAP_SECONDS if o == NO_TIME else min(max((time_us - o) / 1e6, 0.0), SINCE_CAP_SECONDS)
+            feats.append(math.log1p(seconds))
+        return feats
 
     def advance(self, time: datetime, amount: float, buckets: Sequence[int]) -> EntityHistory:
         """The state after an event (a new object; this one is unchanged)."""
         seen = self.seen.copy()
         for i, b in enumerate(buckets):
             seen[i, b >> 3] |= np.uint8(1 << (b & 7))
-        changed = self._changed(buckets)
-        other = np.where(changed, to_us(self.last_time) if changed.any() else NO_TIME, self.other_time_us)
         return EntityHistory(
             self.n_fields,
             time,
@@ -167,5 +192,5 @@ class EntityHistory:
             self.sum_log_amount + signed_log(amount),
             np.asarray(buckets, dtype=np.int64),
             seen,
-            other.astype(np.int64),
+            self._other_time(self._changed(buckets)),
         )

@@ -14,9 +14,10 @@ Per event, from the canonical frame of ``load_events``:
   state (see ``history``).
 * ``num_<field>``: numeric fields standardised with the training period's mean and std.
 
-Numeric features are float32. The batch path (``transform``) and the live path (``encode_event``: one
-event plus its entity's ``EntityHistory``; ``live_context`` + ``encode_rows`` for a micro-batch in one
-polars pass) run the same expressions.
+Numeric features are float32. The batch path (``transform``) and ``live_context`` + ``encode_rows`` (a
+micro-batch of live events in one polars pass) run the same expressions; the per-event live path
+(``encode_event``, ``LiveEncoder``: one event plus its entity's ``EntityHistory``) is their plain-numpy form,
+tested equal on generated logs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from latte_vt.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from latte_vt.data.transactions.live_encoder import LiveEncoder
 
 PAD_ID = 0
 UNKNOWN_ID = 1
@@ -82,6 +85,7 @@ class FittedPreprocessor:
         self.numeric_stats: dict[str, tuple[float, float]] = {}
         self.train_end: datetime | None = None
         self._id_maps: dict[str, tuple[pl.Series, pl.Series]] | None = None  # vocabularies as polars series
+        self._live: LiveEncoder | None = None  # encode_event's, built once per fit
 
     def _ids(self, field: str) -> tuple[pl.Series, pl.Series]:
         """(values, ids) of a field's vocabulary, built once per fit."""
@@ -139,7 +143,7 @@ class FittedPreprocessor:
             ok = std is not None and math.isfinite(std) and std > 0
             self.numeric_stats[f] = (float(mean), float(std) if ok else 1.0)
         self.train_end = end
-        self._id_maps = None
+        self._id_maps = self._live = None
         return self
 
     def _check_fitted(self) -> None:
@@ -191,15 +195,20 @@ class FittedPreprocessor:
         """The live-path state of an entity with no events yet."""
         return EntityHistory(len(self.history_fields))
 
+    def live_inputs(self, event: Mapping[str, Any]) -> tuple[datetime, float, dict[str, str], list[int]]:
+        """A live event's UTC time, amount, categorical values (a missing field = "<null>") and the hash buckets
+        of its ``history_fields``."""
+        time, amount = as_utc(event["time"]), float(event["amount"])
+        values = {f: NULL_CATEGORY if event.get(f) is None else str(event[f]) for f in self.categorical}
+        return time, amount, values, [value_bucket(values[f]) for f in self.history_fields]
+
     def live_context(
         self, event: Mapping[str, Any], past: EntityHistory | None = None
     ) -> tuple[dict[str, Any], EntityHistory]:
         """One live event (canonical values: time, amount, fields; a missing field = "<null>") and its entity's
         history (None = no events yet) -> its input row for ``encode_rows``, the entity's next history."""
         past = past or self.new_history()
-        time, amount = as_utc(event["time"]), float(event["amount"])
-        values = {f: NULL_CATEGORY if event.get(f) is None else str(event[f]) for f in self.categorical}
-        buckets = [value_bucket(values[f]) for f in self.history_fields]
+        time, amount, values, buckets = self.live_inputs(event)
         row: dict[str, Any] = {"time": time, "amount": amount, "prev_time": past.last_time}
         row |= values | {f: float(event[f]) for f in self.numeric}
         if self.entity_history:
@@ -227,10 +236,12 @@ class FittedPreprocessor:
         self, event: Mapping[str, Any], past: EntityHistory | None = None
     ) -> tuple[np.ndarray, np.ndarray, EntityHistory]:
         """One live event and its entity's history (None = no events yet) -> cat (n_cat,) int64, num (n_num,)
-        float32, the entity's next history (``live_context`` + ``encode_rows`` for one event)."""
-        row, after = self.live_context(event, past)
-        cat, num = self.encode_rows([row])
-        return cat[0], num[0], after
+        float32, the entity's next history (``LiveEncoder.encode``: plain numpy, same values as ``transform``)."""
+        from latte_vt.data.transactions.live_encoder import LiveEncoder  # it builds on this module
+
+        if self._live is None:
+            self._live = LiveEncoder(self)
+        return self._live.encode(event, past)
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
