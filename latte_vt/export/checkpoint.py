@@ -104,6 +104,11 @@ def export_checkpoint(
         return export_video_bundle(
             loaded.module.model, loaded.module.classes, spec, out, opset, force, samples if int8 else None, real
         )
+    if loaded.module.hparams.get("architecture", "latte") != "latte":
+        raise CheckpointError(
+            f"{path}: a {loaded.module.hparams['architecture']} baseline checkpoint; only Latte scorers export "
+            "(their step graph needs the Latte state); score it with `latte-vt score --checkpoint` instead"
+        )
     info = loaded.module.hparams["data_info"]
     events = _transaction_val_events(dm, info)
     if int8 and events is None:

@@ -83,3 +83,32 @@ def test_a_checkpoint_of_the_other_task_or_kind_is_refused_by_name(video_checkpo
     truncated.write_bytes(video_checkpoints["config"].read_bytes()[:1000])
     with pytest.raises(CheckpointError, match=r"cut\.ckpt: not a readable latte_vt checkpoint"):
         load_checkpoint(truncated)
+
+
+def test_a_gru_baseline_checkpoint_scores_but_is_not_exported(tx_data, tmp_path, capsys):
+    import lightning as L
+
+    from latte_vt.backbone import LatteConfig
+    from latte_vt.tasks.transactions import TransactionScoringTask
+    from latte_vt.tasks.transactions_data import TransactionDataModule
+
+    data = TransactionDataModule(paths=str(tx_data), window=32, stride=16, batch_size=16, min_freq=1)
+    task = TransactionScoringTask(
+        architecture="gru", encoder=LatteConfig(dim=16, depth=1, heads=1, latents=4), data_info=data.data_info
+    )
+    trainer = L.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        enable_checkpointing=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(task, data)
+    ckpt = tmp_path / "gru.ckpt"
+    trainer.save_checkpoint(ckpt)
+    assert TransactionScorer(ckpt).score(tx_data)["score"].is_between(0, 1).all()
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "bundle")]) == 2
+    assert "a gru baseline checkpoint; only Latte scorers export" in capsys.readouterr().err
+    assert not (tmp_path / "bundle").exists()
