@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from latte_vt.data.transactions.history import EntityHistory
+from latte_vt.data.transactions.live_encoder import LiveEncoder
 from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
 from latte_vt.errors import InputError
 from latte_vt.predict.transactions import sigmoid
@@ -51,8 +52,8 @@ class _Prepared:
 
     entity: str
     history: EntityHistory  # the entity's history after this event
-    cat: np.ndarray | None = None  # (n_cat,) int64
-    num: np.ndarray | None = None  # (n_num,) float32
+    cat: np.ndarray  # (n_cat,) int64
+    num: np.ndarray  # (n_num,) float32
 
 
 class StreamingScorer:
@@ -75,6 +76,7 @@ class StreamingScorer:
     ) -> None:
         self.bundle = open_bundle(bundle, "transactions")
         self.preprocessor = FittedPreprocessor.load(self.bundle.root / "preprocessor.json")
+        self.encoder = LiveEncoder(self.preprocessor)
         self.session = self.bundle.session("step", threads)
         step = self.bundle.manifest["graphs"]["step"]
         self.state_inputs = [n for n in step["inputs"] if n.startswith("past_state.")]
@@ -132,29 +134,18 @@ class StreamingScorer:
         self.store.checkpoint(**meta)
 
     def _prepare(self, events: Iterable[Mapping[str, Any]]) -> list[_Prepared | RejectedEventError]:
-        """Check each event against its entity's history (earlier events of the batch included), then encode
-        the accepted ones in one pass."""
+        """Check and encode each event against its entity's history (earlier events of the batch included)."""
         out: list[_Prepared | RejectedEventError] = []
-        rows: list[dict[str, Any]] = []
         pending: dict[str, EntityHistory] = {}
         for event in events:
             try:
-                prepared, row = self._prepare_one(event, pending)
+                out.append(self._prepare_one(event, pending))
             except RejectedEventError as exc:
                 out.append(exc)
-                continue
-            out.append(prepared)
-            rows.append(row)
-        if rows:
-            cats, nums = self.preprocessor.encode_rows(rows)  # (N, n_cat), (N, n_num)
-            for p, cat, num in zip([p for p in out if isinstance(p, _Prepared)], cats, nums, strict=True):
-                p.cat, p.num = cat, num
         return out
 
-    def _prepare_one(
-        self, event: Mapping[str, Any], pending: dict[str, EntityHistory]
-    ) -> tuple[_Prepared, dict[str, Any]]:
-        """An accepted event (not yet encoded) and its input row for ``encode_rows``; or RejectedEventError."""
+    def _prepare_one(self, event: Mapping[str, Any], pending: dict[str, EntityHistory]) -> _Prepared:
+        """An accepted event, encoded (its entity's pending history advanced); or RejectedEventError."""
         missing = [k for k in (*REQUIRED, *self.preprocessor.numeric) if event.get(k) is None]
         if missing:
             raise RejectedEventError("missing_field", f"event {dict(event)!r} lacks required field(s) {missing}")
@@ -174,9 +165,9 @@ class StreamingScorer:
                 "late_event",
                 f"event for entity {entity!r} at {time} is older than its last event at {past.last_time} (late event)",
             )
-        row, history = self.preprocessor.live_context({**event, "time": time}, past)
+        cat, num, history = self.encoder.encode({**event, "time": time}, past)
         pending[entity] = history
-        return _Prepared(entity, history), row
+        return _Prepared(entity, history, cat, num)
 
     def _apply(self, prepared: list[_Prepared]) -> list[float]:
         """Run accepted events through step.onnx; an entity's second event waits for its first one's state."""
