@@ -139,23 +139,15 @@ class EntityHistory:
         if self.other_time_us is None:
             self.other_time_us = np.full(self.n_fields, NO_TIME, dtype=np.int64)
 
-    def _changed(self, buckets: Sequence[int]) -> np.ndarray:
-        """(F,) bool: which fields of an event with these buckets differ from the last event's."""
-        return (self.last_bucket >= 0) & (self.last_bucket != np.asarray(buckets, dtype=np.int64))
-
-    def _flags(self, buckets: Sequence[int]) -> tuple[list[bool], np.ndarray, np.ndarray]:
+    def _flags(self, buckets: Sequence[int]) -> tuple[list[bool], list[bool], list[int]]:
         """Per field of an event with these buckets: new for the entity, changed since the last event, and the
-        time (µs, ``NO_TIME`` when none) of the latest earlier event with another value, (F,) int64."""
-        new = [not self.seen[i, b >> 3] & (1 << (b & 7)) for i, b in enumerate(buckets)]
-        changed = self._changed(buckets)
-        return new, changed, self._other_time(changed)
-
-    def _other_time(self, changed: np.ndarray) -> np.ndarray:
-        """(F,) int64: per field, the latest event before this one with another value (µs), or ``NO_TIME``;
-        a change makes the last event that one."""
-        return np.where(changed, to_us(self.last_time) if changed.any() else NO_TIME, self.other_time_us).astype(
-            np.int64
-        )
+        time (µs, ``NO_TIME`` when none) of the latest earlier event with another value (a change makes that
+        the last event).  Plain Python over the few fields: numpy calls cost more than they save here."""
+        changed = [last >= 0 and last != b for last, b in zip(self.last_bucket.tolist(), buckets, strict=True)]
+        last_us = to_us(self.last_time) if any(changed) else NO_TIME
+        other = [last_us if c else o for c, o in zip(changed, self.other_time_us.tolist(), strict=True)]
+        new = [not self.seen.item(i, b >> 3) & (1 << (b & 7)) for i, b in enumerate(buckets)]
+        return new, changed, other
 
     def context(self, buckets: Sequence[int], fields: Sequence[str]) -> dict[str, object]:
         """Context columns (one value each) of an event with these field buckets."""
@@ -163,7 +155,7 @@ class EntityHistory:
         new, changed, other = self._flags(buckets)
         for i, f in enumerate(fields):
             ctx[new_column(f)] = new[i]
-            ctx[changed_column(f)] = bool(changed[i])
+            ctx[changed_column(f)] = changed[i]
             ctx[other_time_column(f)] = from_us(other[i])
         return ctx
 
@@ -173,9 +165,8 @@ class EntityHistory:
         count = self.count
         feats = [log_amount - self.sum_log_amount / float(count) if count > 0 else 0.0]
         new, changed, other = self._flags(buckets)
-        feats += [float(x) for x in new]
-        feats += [float(x) for x in changed.tolist()]
-        for o in other.tolist():
+        feats += [float(x) for x in (*new, *changed)]
+        for o in other:
             seconds = SINCE_CAP_SECONDS if o == NO_TIME else min(max((time_us - o) / 1e6, 0.0), SINCE_CAP_SECONDS)
             feats.append(math.log1p(seconds))
         return feats
@@ -192,5 +183,5 @@ class EntityHistory:
             self.sum_log_amount + signed_log(amount),
             np.asarray(buckets, dtype=np.int64),
             seen,
-            self._other_time(self._changed(buckets)),
+            np.array(self._flags(buckets)[2], dtype=np.int64),
         )
