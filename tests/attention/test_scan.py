@@ -16,7 +16,7 @@ def qkv(B, H, T, L, Dh, spread, dtype=torch.float64, seed=0):
     return q.to(dtype), k.to(dtype), v.to(dtype)
 
 
-@pytest.mark.parametrize("T,chunk", [(1, 4), (16, 16), (37, 16), (50, 8)])
+@pytest.mark.parametrize("T,chunk", [(1, 4), (16, 16), (37, 16), (50, 8), (70, 2), (130, 64)])
 @pytest.mark.parametrize("spread", [1.0, 80.0])
 def test_scan_matches_reference(T, chunk, spread):
     q, k, v = qkv(2, 2, T, 6, 4, spread)
@@ -72,3 +72,29 @@ def test_scan_exports_to_onnx_with_dynamic_batch_and_time(tmp_path):
         (y,) = session.run(None, {"q": q.numpy(), "k": k.numpy(), "v": v.numpy()})
         assert np.isfinite(y).all()
         assert np.abs(y - latte_causal(q, k, v).numpy()).max() <= 1e-4
+
+
+def test_scan_rejects_chunk_not_power_of_two():
+    q, k, v = qkv(1, 1, 8, 2, 2, 1.0)
+    with pytest.raises(ValueError, match="power of two"):
+        latte_causal_scan(q, k, v, chunk_size=12)
+
+
+def test_exported_scan_body_is_chunk_level_only(tmp_path):
+    """onnxruntime pays per node and per iteration of a Scan body: per-token work stays outside it."""
+    import onnx
+
+    class Causal(torch.nn.Module):
+        def forward(self, q, k, v):
+            return latte_causal_scan(q, k, v)[0]
+
+    q, k, v = qkv(2, 2, 40, 8, 4, 20.0, dtype=torch.float32)
+    T = torch.export.Dim("T", min=2, max=1 << 20)
+    path = tmp_path / "causal.onnx"
+    torch.onnx.export(Causal(), (q, k, v), str(path), dynamo=True, dynamic_shapes=({2: T},) * 3, opset_version=18)
+    scans = [n for n in onnx.load(str(path)).graph.node if n.op_type == "Scan"]
+    assert len(scans) == 1
+    body = next(a.g for a in scans[0].attribute if a.name == "body")
+    ops = [n.op_type for n in body.node]
+    assert "MatMul" not in ops and "Where" not in ops
+    assert len(ops) <= 24, ops
