@@ -120,9 +120,8 @@ def measure_window_reencode(bundle_dir: Path, events: list[dict], stream_scores:
     times, lengths, diffs = [], [], []
     for event in events[-count:]:
         row, first = row_of[event["event_id"]], first_of[event["entity"]]
-        features, _ = preprocessor.live_context(event)
         start = time.perf_counter()
-        preprocessor.encode_rows([features])  # the new event's features, as the stream computes them
+        preprocessor.encode_event(event)  # the new event's features, as the stream computes them
         history = pad_left(cat[first : row + 1], num[first : row + 1], np.array([row + 1 - first]), np.array([0]))
         (logits,) = session.run(None, {"cat": history.cat, "num": history.num, "mask": history.mask})  # (1, T)
         score = float(sigmoid(logits[0, -1:])[0])
