@@ -23,6 +23,8 @@ from latte_vt.attention.latte import NEG, LatteState
 from latte_vt.attention.shapes import check_mask, check_qkv, compute_dtype
 
 EXPORT_CHUNK = 16
+#: Half-blocks up to this size use broadcast multiply-and-sum, larger ones matmuls (faster in onnxruntime).
+SMALL_BLOCK = 2
 
 
 def _shift_down(x: Tensor, d: int, fill: float) -> Tensor:
@@ -71,8 +73,9 @@ def _within_chunks(p: Tensor, k: Tensor, v: Tensor, la: Tensor, C: int) -> Tenso
         ref = lab[..., h - 1 : h, :]  # (B, H, T/b, 1, L) log alpha at the split, >= every left key
         k_left = torch.exp(kb[..., :h, :] - ref)  # (B, H, T/b, h, L) <= 1
         q_right = pb[..., h:, :] * torch.exp(ref - lab[..., h:, :])  # (B, H, T/b, h, L) <= 1
-        if h == 1:  # onnxruntime runs many 1 x 1 matmuls slowly: multiply and sum instead
-            y_right = (q_right * k_left).sum(-1, keepdim=True) * vb[..., :h, :]  # (B, H, T/2, 1, Dh)
+        if h <= SMALL_BLOCK:  # onnxruntime runs many tiny matmuls slowly: multiply and sum instead
+            scores = (q_right.unsqueeze(-2) * k_left.unsqueeze(-3)).sum(-1, keepdim=True)  # (B, H, T/b, h, h, 1)
+            y_right = (scores * vb[..., None, :h, :]).sum(-2)  # (B, H, T/b, h, Dh)
         else:
             y_right = (q_right @ k_left.transpose(-1, -2)) @ vb[..., :h, :]  # (B, H, T/b, h, Dh)
         y = y + torch.cat([torch.zeros_like(y_right), y_right], dim=-2).flatten(2, 3)  # (B, H, T, Dh)
