@@ -156,12 +156,18 @@ def _transactions(p: dict) -> str:
 
 def _onnx(p: dict) -> str:
     s, v = p["transactions"]["streaming"], p["video"]
+    video_ratio = p.get("ort_vs_torch_video_batch1", p.get("ort_vs_torch_batch1"))  # the older reports' key
     return (
         f"ONNX / streaming ({provenance(p)}): `step.onnx` {_sig(s['step_events_per_s'])} events/s vs "
         f"{_sig(s['window_reencode_events_per_s'])} events/s re-encoding a {s['window']}-event window "
         f"({p['stream_vs_window_reencode']:.0f}×); video batch 1, p50: onnxruntime "
         f"{_time(v['onnxruntime_fp32_batch1']['p50_ms'] / 1e3)} vs torch eager "
-        f"{_time(v['torch_eager_batch1']['p50_ms'] / 1e3)} ({p['ort_vs_torch_batch1']:.1f}×)."
+        f"{_time(v['torch_eager_batch1']['p50_ms'] / 1e3)} ({video_ratio:.1f}×)"
+        + (
+            f"; full-history transactions: onnxruntime {p['ort_vs_torch_tx_full_history']:.2f}× torch eager."
+            if "ort_vs_torch_tx_full_history" in p
+            else "."
+        )
     )
 
 

@@ -55,7 +55,7 @@ def run_onnx(args: argparse.Namespace) -> int:
     from latte_vt.bench.onnx import run_onnx_bench
 
     json_path = Path(args.json) if args.json else Path("benchmarks") / "onnx-cpu.json"
-    run_onnx_bench(json_path, json_path.with_suffix(".md"), reps=args.reps)
+    run_onnx_bench(json_path, json_path.with_suffix(".md"), reps=args.reps, threads=args.threads)
     print(f"wrote {json_path} and {json_path.with_suffix('.md')}")
     return 0
 
@@ -185,6 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     onnx = bench_sub.add_parser("onnx", help="torch eager vs onnxruntime fp32/int8: video, full history, streaming")
     onnx.add_argument("--json", help="results JSON (default benchmarks/onnx-cpu.json; Markdown next to it)")
     onnx.add_argument("--reps", type=int, default=30, help="timed runs per measurement")
+    onnx.add_argument("--threads", type=int, default=2, help="intra-op threads for torch and onnxruntime alike")
     onnx.set_defaults(func=run_onnx)
 
     live = bench_sub.add_parser("live", help="latte-vt stream and serve (durable state) vs re-encoding each history")
