@@ -34,9 +34,10 @@ def test_only_reports_with_a_json_get_a_bullet_naming_their_run(tmp_path):
     text = " ".join(line.strip() for line in lines[1:-1])
     assert text.startswith(
         "* ONNX / streaming (run of 2026-12-07, commit 0ae8998 (dirty tree), 1-min load 2.2 at the start, 0.5 at the "
-        "end: a loaded machine): `step.onnx` 12k events/s vs 181 events/s re-encoding a 128-event window (66×)"
+        "end: a loaded machine): `step.onnx` "
     )
-    assert "attention" not in text and "transactions" not in text  # no JSON, no figures
+    assert "events/s re-encoding a 128-event window" in text
+    assert sum(line.startswith("* ") for line in lines) == 1  # the other reports have no JSON here: no bullet
     assert headline_block(tmp_path / "nothing") == f"{START}\n{END}"
 
 
@@ -48,7 +49,7 @@ def test_check_prints_the_diff_and_exits_1_then_the_command_rewrites_only_the_bl
     args = ["bench", "readme", "--readme", str(readme), "--benchmarks", str(bench)]
     assert main([*args, "--check"]) == 1
     diff = capsys.readouterr().out
-    assert "-* ONNX: 99k events/s" in diff and "+* ONNX / streaming (run of 2026-11-28" in diff
+    assert "-* ONNX: 99k events/s" in diff and "+* ONNX / streaming (run of " in diff
     assert readme.read_text() == stale  # --check changes nothing
     assert main(args) == 0
     assert main([*args, "--check"]) == 0
