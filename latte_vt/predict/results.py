@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass
+class WindowPrediction:
+    """One window of a long file classified window by window: its first and last frame (and seconds,
+    None when the file has no frame rate) and its own top-k labels."""
+
+    first_frame: int
+    last_frame: int
+    start_s: float | None
+    end_s: float | None
+    labels: list[str]
+    probs: list[float]
 
 
 @dataclass
@@ -16,6 +29,7 @@ class ClipPrediction:
     frames_read: int
     stage: str | None = None
     reason: str | None = None
+    windows: list[WindowPrediction] = field(default_factory=list)  # long files with windows only
 
     @property
     def ok(self) -> bool:

@@ -1,9 +1,11 @@
 """``VideoClassifier``: top-k labels per video file, from a bundle (onnxruntime) or a checkpoint (torch).
 
-A file is decoded and sampled into the spec's views at its native resolution (``decode_clips``); the
-model resizes, crops and normalises (``ClipPreprocess``, inside ``model.onnx`` for bundles) and the
-views' class probabilities are averaged. Unreadable files never stop a run: they come back as
-``ClipPrediction`` rows with the stage and reason.
+A file is decoded and sampled into the spec's views at its native resolution (``decode_clips``), or,
+with a ``FootageSampling``, into frames at a rate or stride across the whole file, decoded in chunks at
+model size (``decode_footage``): one view of all of them, or windows. The model resizes, crops and
+normalises (``ClipPreprocess``, inside ``model.onnx`` for bundles) and the views' class probabilities
+are averaged. Unreadable files never stop a run: they come back as ``ClipPrediction`` rows with the
+stage and reason.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Protocol
 import numpy as np
 
 from latte_vt.data.video.spec import ClipSpec
-from latte_vt.predict.clips import decode_clips
-from latte_vt.predict.results import ClipPrediction
+from latte_vt.errors import InputError
+from latte_vt.predict.clips import Footage, FootageSampling, decode_clips, decode_footage
+from latte_vt.predict.results import ClipPrediction, WindowPrediction
 from latte_vt.predict.source import ModelKind, model_kind
 from latte_vt.runtime.bundle import Bundle
 
@@ -47,6 +50,8 @@ class VideoClassifier:
         precision: ``fp32`` or ``int8`` (bundles with ``model.int8.onnx`` only).
         device: torch device for checkpoints.
         num_clips: views per file (default: the model's evaluation setting).
+        sampling: sample long files by rate or stride across the whole file instead of the spec's views
+            (one file per model call; ``num_clips`` does not apply).
         expect: ``bundle`` or ``checkpoint`` when the caller was told which (``--bundle``/``--checkpoint``):
             a path of the other kind is refused with what it is.
     """
@@ -59,6 +64,7 @@ class VideoClassifier:
         device: str = "cpu",
         num_clips: int | None = None,
         expect: ModelKind | None = None,
+        sampling: FootageSampling | None = None,
     ) -> None:
         self.kind = model_kind(model, expect)
         if self.kind == "bundle":
@@ -71,33 +77,63 @@ class VideoClassifier:
             self.model = TorchClipModel(model, device, threads)
         self.classes = self.model.classes
         self.spec = self.model.spec if num_clips is None else replace(self.model.spec, num_clips=num_clips)
+        if sampling is not None:
+            if num_clips is not None:
+                raise InputError("num_clips sets the model's views; it does not combine with footage sampling")
+            sampling.check(self.spec)
+        self.sampling = sampling
 
-    def probabilities(self, views: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Class probabilities (C,) of each file, averaged over its views; ``views[i]`` is (V_i, T, H, W, 3).
+    def view_probabilities(self, views: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities (V_i, C) of each view of each file; ``views[i]`` is (V_i, T, H, W, 3).
 
-        Files of the same frame size share one model call; other sizes run separately."""
+        Files of the same clip shape share one model call; other shapes run separately."""
         out: list[np.ndarray | None] = [None] * len(views)
-        sizes: dict[tuple[int, ...], list[int]] = {}
+        shapes: dict[tuple[int, ...], list[int]] = {}
         for i, v in enumerate(views):
-            sizes.setdefault(v.shape[1:], []).append(i)
-        for members in sizes.values():
+            shapes.setdefault(v.shape[1:], []).append(i)
+        for members in shapes.values():
             batch = np.concatenate([views[i] for i in members])  # (ΣV, T, H, W, 3)
             probs = softmax(self.model.logits(batch))  # (ΣV, C)
             bounds = np.cumsum([0, *(len(views[i]) for i in members)])
             for i, start, end in zip(members, bounds[:-1], bounds[1:], strict=True):
-                out[i] = probs[start:end].mean(axis=0)
+                out[i] = probs[start:end]
         return out  # type: ignore[return-value]
 
-    def _top(self, path: str, probs: np.ndarray, views: np.ndarray, top_k: int) -> ClipPrediction:
+    def probabilities(self, views: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities (C,) of each file, averaged over its views; ``views[i]`` is (V_i, T, H, W, 3)."""
+        return [p.mean(axis=0) for p in self.view_probabilities(views)]
+
+    def _top(self, probs: np.ndarray, top_k: int) -> tuple[list[str], list[float]]:
         order = np.argsort(-probs, kind="stable")[: min(top_k, len(self.classes))]
+        return [self.classes[i] for i in order], [float(probs[i]) for i in order]
+
+    def _decode(self, source: str | Path | np.ndarray) -> tuple[np.ndarray, Footage | None]:
+        """The views (V, T, H, W, 3) of one file, and with footage sampling their frame indices and rate."""
+        if self.sampling is None:
+            return decode_clips(source, self.spec), None
+        footage = decode_footage(source, self.spec, self.sampling)
+        return footage.views, footage
+
+    def _prediction(
+        self, path: str, view_probs: np.ndarray, views: np.ndarray, footage: Footage | None, top_k: int
+    ) -> ClipPrediction:
+        """Top-k of the views' mean; per-window top-k when the footage was sampled in windows."""
+        labels, probs = self._top(view_probs.mean(axis=0), top_k)
+        windows = []
+        if footage is not None and self.sampling is not None and self.sampling.windows:
+            rate = footage.fps if np.isfinite(footage.fps) else None
+            for idx, p in zip(footage.indices, view_probs, strict=True):
+                first, last = int(idx[0]), int(idx[-1])
+                span = (first / rate, last / rate) if rate else (None, None)
+                windows.append(WindowPrediction(first, last, *span, *self._top(p, top_k)))
         frames = int(views.shape[0] * views.shape[1])
-        return ClipPrediction(path, [self.classes[i] for i in order], [float(probs[i]) for i in order], frames)
+        return ClipPrediction(path, labels, probs, frames, windows=windows)
 
     def predict(self, source: str | Path | np.ndarray, top_k: int = 5) -> ClipPrediction:
         """One file or frame array (T, H, W, 3) uint8; a file that cannot be read raises ``VideoReadError``."""
-        views = decode_clips(source, self.spec)
+        views, footage = self._decode(source)
         path = "<frames>" if isinstance(source, np.ndarray) else str(source)
-        return self._top(path, self.probabilities([views])[0], views, top_k)
+        return self._prediction(path, self.view_probabilities([views])[0], views, footage, top_k)
 
     def classify(
         self,
@@ -107,9 +143,10 @@ class VideoClassifier:
         probe_timeout_s: float | None = 10.0,
         progress: bool = True,
     ) -> list[ClipPrediction]:
-        """One ``ClipPrediction`` per file, in order; ``batch_size`` files per model call. With
-        ``probe_timeout_s`` each file is first test-decoded in a subprocess (a file that hangs the decoder
-        is failed at ``probe``, not waited for); a file that fails to decode is failed at ``load``."""
+        """One ``ClipPrediction`` per file, in order; ``batch_size`` files per model call (one with footage
+        sampling, so only one file's frames are held at a time). With ``probe_timeout_s`` each file is
+        first test-decoded in a subprocess (a file that hangs the decoder is failed at ``probe``, not
+        waited for); a file that fails to decode is failed at ``load``."""
         from tqdm import tqdm
 
         from latte_vt.data.video.reader import VideoReadError
@@ -126,21 +163,22 @@ class VideoClassifier:
             for result in probe_many(todo, timeout_s=probe_timeout_s, progress=False):
                 if result.info is None:
                     rows[result.path] = ClipPrediction.failed(result.path, "probe", result.reason or "unreadable")
-        decoded: list[tuple[str, np.ndarray]] = []
+        decoded: list[tuple[str, np.ndarray, Footage | None]] = []
 
         def flush() -> None:
-            probs = self.probabilities([views for _, views in decoded])
-            for (path, views), p in zip(decoded, probs, strict=True):
-                rows[path] = self._top(path, p, views, top_k)
+            probs = self.view_probabilities([views for _, views, _ in decoded])
+            for (path, views, footage), p in zip(decoded, probs, strict=True):
+                rows[path] = self._prediction(path, p, views, footage, top_k)
             decoded.clear()
 
         todo = [p for p in paths if p not in rows]
+        per_call = 1 if self.sampling is not None else batch_size
         for path in tqdm(todo, desc="classify", unit="clip", disable=not progress or len(todo) < 2):
             try:
-                decoded.append((path, decode_clips(path, self.spec)))
+                decoded.append((path, *self._decode(path)))
             except VideoReadError as exc:
                 rows[path] = ClipPrediction.failed(path, "load", exc.reason)
-            if len(decoded) >= batch_size:
+            if len(decoded) >= per_call:
                 flush()
         if decoded:
             flush()

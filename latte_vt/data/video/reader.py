@@ -7,6 +7,10 @@ neighbouring frames for frames it could not decode) is switched off, so a damage
 instead of yielding duplicated frames. decord 0.6.0 cannot copy out frames 16, 24, 48 or 72 px wide;
 such files are decoded at an integer multiple of their size (same aspect) instead.
 
+``get`` decodes in file order, ``CHUNK_FRAMES`` frames per decord call, into one array of the frames
+asked for; ``resize`` makes the decoder itself scale frames down (FFmpeg's scaler), so a long 720p file
+sampled at a few hundred frames never holds more than a chunk of frames, none at full resolution.
+
 A file whose container over-reports its frame count can hang decord. Untrusted files should be
 probed first with ``probe`` (``latte_vt.data.video.probe``), which decodes in a subprocess with a
 timeout.
@@ -35,6 +39,8 @@ _DECORD_LOG_PREFIX = re.compile(r"\[\d{2}:\d{2}:\d{2}\] \S+?:\d+: ")
 _INVALID_DATA = re.compile(r"-?\b1094995529\b")  # FFmpeg's AVERROR_INVALIDDATA as decord prints it
 _WIDTH_BUG = "DECORDArrayCopyFromTo"
 _UPSCALE_FACTORS = (2, 3, 4)
+CHUNK_FRAMES = 32
+"""Frames per decord ``get_batch`` call in ``DecordVideo.get``."""
 
 
 class VideoReadError(InputError):
@@ -115,7 +121,8 @@ def _stream_size(path: Path) -> tuple[int, int]:
 
 
 class DecordVideo:
-    """One open video file. ``get(indices)`` returns frames (T, H, W, 3) uint8 in the order asked."""
+    """One open video file. ``get(indices)`` returns frames (T, H, W, 3) uint8 in the order asked;
+    after ``resize(width, height)`` they come out at that size."""
 
     def __init__(self, path: str | Path, num_threads: int = 1) -> None:
         self.path = Path(path)
@@ -125,6 +132,8 @@ class DecordVideo:
             raise VideoReadError(self.path, reason)
         self._reader = self._open(-1, -1)
         self.scale = 1  # > 1 when frames come out upscaled (decord's width bug)
+        self.size: tuple[int, int] | None = None  # (width, height) the decoder scales to; None: the file's own
+        self._crop: tuple[int, int, int, int] | None = None  # (left, top, width, height) kept of each frame
         self.num_frames = len(self._reader)
         fps = float(self._reader.get_avg_fps())
         self.fps = fps if np.isfinite(fps) and fps > 0 else float("nan")
@@ -149,26 +158,55 @@ class DecordVideo:
             raise VideoReadError(self.path, "no video frames")
         return reader
 
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the file's frames, from the container (nothing decoded)."""
+        return _stream_size(self.path)
+
+    def resize(self, width: int, height: int, crop: tuple[int, int, int, int] | None = None) -> None:
+        """Reopen the decoder so that ``get`` returns frames scaled to ``width`` x ``height``, then cut to
+        ``crop`` = (left, top, crop_width, crop_height) of the scaled frame if given (chunk by chunk)."""
+        if width < 1 or height < 1:
+            raise InputError(f"{self.path}: frame size must be positive, got {width}x{height}")
+        if crop is not None and (min(crop) < 0 or crop[0] + crop[2] > width or crop[1] + crop[3] > height):
+            raise InputError(f"{self.path}: crop {crop} does not fit a {width}x{height} frame")
+        self._reader, self.size, self.scale = self._open(width, height), (width, height), 1
+        self._crop = crop
+
     def get(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Frames at ``indices`` (any order, repeats allowed) -> (T, H, W, 3) uint8.
 
-        Frames of the widths decord 0.6.0 cannot copy (16, 24, 48, 72 px) come out ``scale`` times larger.
+        Each frame is decoded once, in file order, ``CHUNK_FRAMES`` at a time. Frames of the widths
+        decord 0.6.0 cannot copy (16, 24, 48, 72 px) come out ``scale`` times larger.
         """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (T,)
         if idx.size == 0:
             raise InputError(f"{self.path}: no frame indices given")
         if idx.min() < 0 or idx.max() >= self.num_frames:
             raise InputError(f"{self.path}: indices must be in [0, {self.num_frames}), got {idx.min()}..{idx.max()}")
+        unique, inverse = np.unique(idx, return_inverse=True)  # (U,), (T,)
+        first = self._chunk(unique[:CHUNK_FRAMES])  # (c, H, W, 3)
+        out = np.empty((unique.size, *first.shape[1:]), dtype=np.uint8)  # (U, H, W, 3)
+        out[: len(first)] = first
+        for start in range(CHUNK_FRAMES, unique.size, CHUNK_FRAMES):
+            out[start : start + CHUNK_FRAMES] = self._chunk(unique[start : start + CHUNK_FRAMES])
+        return out if np.array_equal(unique, idx) else out[inverse.reshape(-1)]  # (T, H, W, 3)
+
+    def _chunk(self, idx: np.ndarray) -> np.ndarray:
         try:
-            return self._batch(self._reader, idx)
+            frames = self._batch(self._reader, idx)  # (c, H, W, 3)
         except VideoReadError as exc:
             if _WIDTH_BUG not in exc.reason or self.scale > 1:
                 raise
-        return self._get_upscaled(idx)
+            frames = self._get_upscaled(idx)  # (c, sH, sW, 3)
+        if self._crop is None:
+            return frames
+        left, top, width, height = (self.scale * v for v in self._crop)
+        return frames[:, top : top + height, left : left + width]  # (c, h, w, 3)
 
     def _get_upscaled(self, idx: np.ndarray) -> np.ndarray:
         """Reopen at the smallest integer upscale decord can copy out; later ``get`` calls reuse it."""
-        width, height = _stream_size(self.path)
+        width, height = self.size or _stream_size(self.path)
         for factor in _UPSCALE_FACTORS:
             reader = self._open(factor * width, factor * height)
             try:
@@ -186,7 +224,8 @@ class DecordVideo:
             frames = reader.get_batch(idx.tolist()).asnumpy()  # (T, H, W, 3)
         except Exception as exc:  # DECORDError, DECORDLimitReachedError
             kind = "corrupted frames" if "LimitReached" in type(exc).__name__ else "decode failed"
-            raise VideoReadError(self.path, f"{kind}: {_clean(exc)}") from exc
+            where = f"frame {idx[0]}" if idx.size == 1 else f"frames {idx.min()}..{idx.max()}"
+            raise VideoReadError(self.path, f"{kind} ({where}): {_clean(exc)}") from exc
         if frames.ndim != 4 or frames.shape[0] != idx.size or frames.shape[3] != 3 or frames.dtype != np.uint8:
             raise VideoReadError(self.path, f"decoder returned frames of shape {frames.shape} for {idx.size} indices")
         return frames
