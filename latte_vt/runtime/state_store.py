@@ -2,9 +2,12 @@
 
 An entity's state is ``step.onnx``'s recurrent state (every layer's S, z, m as float32 arrays) plus the
 preprocessor's ``EntityHistory`` (last event time, event count, amount sum, field-value bitsets, per-field
-time of the latest other-valued event).  Both
-stores answer ``get``/``put``/``items`` and keep a ``meta`` dict (events applied, and for
-``latte-vt stream`` the input/output byte offsets) that ``checkpoint`` makes durable.
+time of the latest other-valued event).  The hot states live in memory as arrays (``StateTable``: one
+row per entity, so a micro-batch gathers and scatters its entities' states with one numpy call per
+array); ``rows(entities)`` gives their rows, loading them from the durable store (one query) or starting
+fresh ones.  Both stores also answer ``get``/``put``/``items`` (one ``EntityState`` at a time) and keep
+a ``meta`` dict (events applied, and for ``latte-vt stream`` the input/output byte offsets) that
+``checkpoint`` makes durable.
 
 ``SQLiteStateStore`` layout (WAL journal, ``synchronous=FULL``, one writer process at a time)::
 
@@ -14,23 +17,24 @@ stores answer ``get``/``put``/``items`` and keep a ``meta`` dict (events applied
 
 ``state`` is the float32 (little-endian) concatenation of the step state arrays, whose names and shapes
 are in ``meta['layout']``; ``last_bucket`` and ``other_time_us`` are int64 (F,), ``seen`` uint8
-(F, HASH_BUCKETS // 8).  Puts
-stay in memory until ``checkpoint(**meta)``, which writes every changed entity and the meta in ONE
-transaction: after a crash the file holds exactly the last checkpoint, never half of one.
+(F, HASH_BUCKETS // 8).  SQLite is the durable log of the in-memory table: changes stay in memory until
+``checkpoint(**meta)``, which writes every changed entity and the meta in ONE transaction (one fsync):
+after a crash the file holds exactly the last checkpoint, never half of one.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from latte_vt.data.transactions.history import HASH_BUCKETS, EntityHistory, from_us, to_us
+from latte_vt.data.transactions.history import HASH_BUCKETS, NO_TIME, EntityHistory
+from latte_vt.data.transactions.live_encoder import HistoryColumns
 from latte_vt.errors import InputError
 
 SCHEMA_VERSION = 2  # 2: other_time_us per tracked field
@@ -55,6 +59,7 @@ class StateLayout:
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     history_fields: int
+    initial: tuple[float, ...] = ()  # each state array's starting value (zeros when empty); not stored
 
     def to_json(self) -> str:
         return json.dumps({"names": self.names, "shapes": self.shapes, "history_fields": self.history_fields})
@@ -64,10 +69,69 @@ class StateLayout:
         return [int(np.prod(s)) for s in self.shapes]
 
 
+class StateTable:
+    """Entity states as arrays, one row per entity: the step state arrays and the history columns."""
+
+    def __init__(self, layout: StateLayout, capacity: int = 1024) -> None:
+        self.layout = layout
+        self.index: dict[str, int] = {}  # entity -> row
+        self.entities: list[str] = []  # row -> entity
+        self.initial = layout.initial or (0.0,) * len(layout.shapes)
+        self.arrays = [np.empty((capacity, *shape), dtype=np.float32) for shape in layout.shapes]
+        self.history = HistoryColumns.fresh(capacity, layout.history_fields)
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def add(self, entities: Sequence[str]) -> np.ndarray:
+        """New rows for ``entities`` (not in the table yet), as fresh states; returns the rows."""
+        start, n = len(self.entities), len(entities)
+        if start + n > len(self.history.count):
+            self._grow(start + n)
+        rows = np.arange(start, start + n)
+        for array, value in zip(self.arrays, self.initial, strict=True):
+            array[start : start + n] = value
+        self.history.put(rows, HistoryColumns.fresh(n, self.layout.history_fields))
+        self.index.update(zip(entities, rows.tolist(), strict=True))
+        self.entities += entities
+        return rows
+
+    def applied(self) -> list[tuple[str, int]]:
+        """(entity, row) of every entity with at least one event applied, in entity order."""
+        return sorted((e, r) for e, r in self.index.items() if self.history.count[r] > 0)
+
+    def state(self, row: int) -> EntityState:
+        """One row as an ``EntityState`` (copies)."""
+        return EntityState([a[row].copy() for a in self.arrays], self.history.history(row))
+
+    def set(self, row: int, state: EntityState) -> None:
+        """Overwrite one row with ``state``."""
+        for array, value in zip(self.arrays, state.arrays, strict=True):
+            array[row] = value
+        fields = self.layout.history_fields
+        self.history.put(np.array([row]), HistoryColumns.from_histories([state.history], fields))
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * len(self.history.count))
+        self.arrays = [_resized(a, capacity) for a in self.arrays]
+        self.history = HistoryColumns(*(_resized(c, capacity) for c in self.history.columns()))
+
+
+def _resized(array: np.ndarray, rows: int) -> np.ndarray:
+    out = np.empty((rows, *array.shape[1:]), dtype=array.dtype)
+    out[: len(array)] = array
+    return out
+
+
 class StateStore(Protocol):
     """What ``StreamingScorer`` needs from a store."""
 
     meta: dict[str, Any]
+    table: StateTable
+
+    def rows(self, entities: Sequence[str]) -> np.ndarray: ...
+
+    def updated(self, rows: np.ndarray) -> None: ...
 
     def get(self, entity: str) -> EntityState | None: ...
 
@@ -81,20 +145,39 @@ class StateStore(Protocol):
 
 
 class MemoryStateStore:
-    """States in a dict: fast, gone when the process ends (``StreamingScorer.snapshot`` saves them)."""
+    """States in memory: fast, gone when the process ends (``StreamingScorer.snapshot`` saves them).
 
-    def __init__(self) -> None:
-        self.states: dict[str, EntityState] = {}
+    Args:
+        layout: the state shapes (None: taken from the first ``put``, for stores filled by hand).
+    """
+
+    def __init__(self, layout: StateLayout | None = None) -> None:
+        self.table: StateTable | None = None if layout is None else StateTable(layout)
         self.meta: dict[str, Any] = {}
 
+    def rows(self, entities: Sequence[str]) -> np.ndarray:
+        index = self.table.index
+        missing = list(dict.fromkeys(e for e in entities if e not in index))
+        if missing:
+            self.table.add(missing)
+        return np.array([index[e] for e in entities], dtype=np.int64)
+
+    def updated(self, rows: np.ndarray) -> None:
+        """Nothing to write back."""
+
     def get(self, entity: str) -> EntityState | None:
-        return self.states.get(entity)
+        row = None if self.table is None else self.table.index.get(entity)
+        return None if row is None or self.table.history.count[row] == 0 else self.table.state(row)
 
     def put(self, entity: str, state: EntityState) -> None:
-        self.states[entity] = state
+        if self.table is None:
+            shapes = tuple(a.shape for a in state.arrays)
+            self.table = StateTable(StateLayout(tuple(map(str, range(len(shapes)))), shapes, state.history.n_fields))
+        self.table.set(int(self.rows([entity])[0]), state)
 
     def items(self) -> Iterator[tuple[str, EntityState]]:
-        return iter(sorted(self.states.items()))
+        applied = [] if self.table is None else self.table.applied()
+        return ((e, self.table.state(r)) for e, r in applied)
 
     def checkpoint(self, **meta: Any) -> None:
         self.meta.update(meta)
@@ -104,14 +187,14 @@ class MemoryStateStore:
 
 
 class SQLiteStateStore:
-    """Durable states in one SQLite file, with a write-back cache of recently used entities.
+    """Durable states in one SQLite file; the hot ones in memory (a ``StateTable``), written back at checkpoints.
 
     Args:
         path: the database file (created with its folder when missing).
         layout: the state shapes of the bundle that scores with it; a file written for other shapes is refused.
         owner: an id of the bundle (graph + preprocessor hashes); a file written by another bundle is refused,
             since its states mean nothing to this one.
-        cache_entities: clean entities kept in memory after a checkpoint (changed ones always stay until then).
+        cache_entities: entities kept in memory after a checkpoint (changed ones always stay until then).
     """
 
     def __init__(self, path: str | Path, layout: StateLayout, owner: str, cache_entities: int = 100_000) -> None:
@@ -119,8 +202,8 @@ class SQLiteStateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.layout = layout
         self.cache_entities = cache_entities
-        self._cache: dict[str, EntityState] = {}
-        self._dirty: set[str] = set()
+        self.table = StateTable(layout)
+        self._dirty: set[int] = set()  # rows changed since the last checkpoint
         try:
             self._db = sqlite3.connect(self.path, timeout=0.5, isolation_level=None, check_same_thread=False)
             # WAL + FULL: a committed checkpoint survives a process kill *and* a power cut; one fsync per
@@ -159,49 +242,53 @@ class SQLiteStateStore:
 
     # -- entity states ---------------------------------------------------------------------------------
 
+    def rows(self, entities: Sequence[str]) -> np.ndarray:
+        """The table rows of ``entities`` (in order, repeats allowed): loaded from the file when saved there
+        (one query per 500), fresh otherwise."""
+        index = self.table.index
+        missing = list(dict.fromkeys(e for e in entities if e not in index))
+        if missing:
+            self._load(missing)
+            self.table.add([e for e in missing if e not in index])
+        return np.array([index[e] for e in entities], dtype=np.int64)
+
+    def updated(self, rows: np.ndarray) -> None:
+        """Mark rows as changed: the next checkpoint writes them."""
+        self._dirty.update(rows.tolist())
+
     def get(self, entity: str) -> EntityState | None:
-        if entity in self._cache:
-            return self._cache[entity]
-        row = self._db.execute(
-            "SELECT last_time_us, event_count, sum_log_amount, last_bucket, seen, other_time_us, state "
-            "FROM entity_state WHERE entity = ?",
-            (entity,),
-        ).fetchone()
-        if row is None:
-            return None
-        state = self._decode(entity, row)
-        self._cache[entity] = state
-        return state
+        if entity not in self.table.index:
+            self._load([entity])
+        row = self.table.index.get(entity)
+        return None if row is None or self.table.history.count[row] == 0 else self.table.state(row)
 
     def put(self, entity: str, state: EntityState) -> None:
-        self._cache[entity] = state
-        self._dirty.add(entity)
+        row = int(self.rows([entity])[0])
+        self.table.set(row, state)
+        self._dirty.add(row)
 
     def items(self) -> Iterator[tuple[str, EntityState]]:
         """Every entity's state (saved ones, with unsaved changes applied), in entity order."""
-        saved = self._db.execute(
-            "SELECT entity, last_time_us, event_count, sum_log_amount, last_bucket, seen, other_time_us, state "
-            "FROM entity_state"
-        ).fetchall()
-        merged = {e: self._cache.get(e) or self._decode(e, row) for e, *row in saved}
-        merged |= {e: self._cache[e] for e in self._dirty}
-        return iter(sorted(merged.items()))
+        saved = [e for (e,) in self._db.execute("SELECT entity FROM entity_state")]
+        self._load([e for e in saved if e not in self.table.index])
+        return ((e, self.table.state(r)) for e, r in self.table.applied())
 
     def checkpoint(self, **meta: Any) -> None:
         """Write every changed entity and ``meta`` (merged into ``self.meta``) in one durable transaction."""
         self.meta.update(meta)
-        rows = [(e, *self._encode(self._cache[e])) for e in sorted(self._dirty)]
+        rows = np.array(sorted(self._dirty), dtype=np.int64)
+        records = self._encode(rows)
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR REPLACE INTO entity_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO entity_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records)
             self._write_meta(self.meta)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._dirty.clear()
-        if len(self._cache) > self.cache_entities:
-            self._cache.clear()  # everything is saved now; later gets reload from the file
+        if len(self.table) > self.cache_entities:
+            self.table = StateTable(self.layout)  # everything is saved now; later rows reload from the file
 
     def close(self) -> None:
         """Close the file (unsaved changes are dropped: call ``checkpoint`` first)."""
@@ -214,36 +301,62 @@ class SQLiteStateStore:
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in sorted(meta.items())]
         )
 
-    def _encode(self, state: EntityState) -> tuple[int | None, int, float, bytes, bytes, bytes, bytes]:
-        h = state.history
-        last = None if h.last_time is None else to_us(h.last_time)
-        arrays = np.concatenate([np.asarray(a, dtype="<f4").ravel() for a in state.arrays])
-        return (
-            last,
-            int(h.count),
-            float(h.sum_log_amount),
-            np.asarray(h.last_bucket, dtype="<i8").tobytes(),
-            np.asarray(h.seen, dtype=np.uint8).tobytes(),
-            np.asarray(h.other_time_us, dtype="<i8").tobytes(),
-            arrays.tobytes(),
-        )
+    def _encode(self, rows: np.ndarray) -> list[tuple]:
+        """Database records of table rows (blobs little-endian)."""
+        h = self.table.history
+        n = len(rows)
+        state = np.concatenate([a[rows].reshape(n, a[0].size) for a in self.table.arrays], axis=1).astype("<f4")
+        last_bucket, other = h.last_bucket[rows].astype("<i8"), h.other_us[rows].astype("<i8")  # (n, F)
+        seen = h.seen[rows]  # (n, F, HASH_BUCKETS // 8)
+        last_us = h.last_us[rows].tolist()
+        return [
+            (
+                self.table.entities[row],
+                None if last_us[k] == NO_TIME else last_us[k],
+                int(h.count[row]),
+                float(h.sum_log[row]),
+                last_bucket[k].tobytes(),
+                seen[k].tobytes(),
+                other[k].tobytes(),
+                state[k].tobytes(),
+            )
+            for k, row in enumerate(rows.tolist())
+        ]
 
-    def _decode(self, entity: str, row: tuple) -> EntityState:
-        last_us, count, total, last_bucket, seen, other_time, blob = row
-        flat = np.frombuffer(blob, dtype="<f4")
-        F = self.layout.history_fields
-        sizes_ok = len(last_bucket) == len(other_time) == 8 * F and len(seen) == F * HASH_BUCKETS // 8
-        if flat.size != sum(self.layout.sizes) or not sizes_ok:
-            raise StateStoreError(f"state store {self.path}: the state of entity {entity!r} is corrupt (wrong size)")
-        bounds = np.cumsum([0, *self.layout.sizes])
-        arrays = [flat[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], self.layout.shapes, strict=True)]
-        history = EntityHistory(
-            F,
-            None if last_us is None else from_us(last_us),
-            count,
-            total,
-            np.frombuffer(last_bucket, dtype="<i8"),
-            np.frombuffer(seen, dtype=np.uint8).reshape(F, HASH_BUCKETS // 8),
-            np.frombuffer(other_time, dtype="<i8"),
+    def _load(self, entities: list[str]) -> None:
+        """Put the saved states of those of ``entities`` the file holds into the table (others are skipped)."""
+        for start in range(0, len(entities), 500):
+            chunk = entities[start : start + 500]
+            found = self._db.execute(
+                "SELECT entity, last_time_us, event_count, sum_log_amount, last_bucket, seen, other_time_us, state "
+                f"FROM entity_state WHERE entity IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            if found:
+                self._decode(found)
+
+    def _decode(self, records: list[tuple]) -> None:
+        """Saved records into new table rows; a record of the wrong size is named as corrupt."""
+        F, sizes = self.layout.history_fields, self.layout.sizes
+        for entity, _, _, _, last_bucket, seen, other, blob in records:
+            ok = len(last_bucket) == len(other) == 8 * F and len(seen) == F * HASH_BUCKETS // 8
+            if len(blob) != 4 * sum(sizes) or not ok:
+                raise StateStoreError(
+                    f"state store {self.path}: the state of entity {entity!r} is corrupt (wrong size)"
+                )
+        n = len(records)
+        entities, last_us, count, total, last_bucket, seen, other, blob = zip(*records, strict=True)
+        rows = self.table.add(list(entities))
+        flat = np.frombuffer(b"".join(blob), dtype="<f4").reshape(n, sum(sizes))  # (n, D)
+        bounds = np.cumsum([0, *sizes])
+        for array, a, b, shape in zip(self.table.arrays, bounds[:-1], bounds[1:], self.layout.shapes, strict=True):
+            array[rows] = flat[:, a:b].reshape(n, *shape)
+        history = HistoryColumns(
+            np.array([NO_TIME if t is None else t for t in last_us], dtype=np.int64),
+            np.array(count, dtype=np.int64),
+            np.array(total, dtype=np.float64),
+            np.frombuffer(b"".join(last_bucket), dtype="<i8").reshape(n, F),
+            np.frombuffer(b"".join(seen), dtype=np.uint8).reshape(n, F, HASH_BUCKETS // 8),
+            np.frombuffer(b"".join(other), dtype="<i8").reshape(n, F),
         )
-        return EntityState(arrays, history)
+        self.table.history.put(rows, history)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from latte_vt.data.transactions.history import EntityHistory
+from latte_vt.data.transactions.history import NO_TIME, EntityHistory, from_us, to_us
 from latte_vt.data.transactions.live_encoder import LiveEncoder
 from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
 from latte_vt.errors import InputError
@@ -47,13 +49,13 @@ class RejectedEventError(InputError):
 
 
 @dataclass
-class _Prepared:
-    """An accepted event, encoded against its entity's history (not yet applied)."""
+class _Accepted:
+    """An event that passed the checks, with its entity's table row and its place among the entity's events."""
 
-    entity: str
-    history: EntityHistory  # the entity's history after this event
-    cat: np.ndarray  # (n_cat,) int64
-    num: np.ndarray  # (n_num,) float32
+    position: int  # index in the batch
+    row: int  # the entity's row in the store's table
+    wave: int  # how many earlier events of the batch belong to the same entity
+    event: dict[str, Any]  # canonical values (time an aware datetime)
 
 
 class StreamingScorer:
@@ -63,6 +65,11 @@ class StreamingScorer:
     categorical/numeric fields).  A refused event (missing field, unreadable value, late event) raises
     ``RejectedEventError`` (a ``ValueError``) from ``score``/``score_batch``; ``score_each`` returns it in the
     event's place instead and scores the rest.
+
+    A micro-batch runs as waves: wave k holds the k-th event of every entity in the batch, so each wave is one
+    numpy encode over the gathered histories, one ``step.onnx`` call over the gathered states, and one
+    scatter back into the store's table.  ``stages`` adds up the seconds spent checking events
+    (``validate``), encoding, in the model and moving states (``state``: loads, gathers, scatters).
 
     Args:
         bundle: a transactions bundle with ``step.onnx``.
@@ -83,16 +90,18 @@ class StreamingScorer:
         self.state_shapes = {n: step["inputs"][n]["shape"][1:] for n in self.state_inputs}
         self.initial = {n: float(step["initial_state"][n.rsplit(".", 1)[1]]) for n in self.state_inputs}
         if store is None:
-            store = MemoryStateStore()
+            store = MemoryStateStore(self.layout)
         elif isinstance(store, str | Path):
             store = SQLiteStateStore(store, self.layout, self.bundle_id)
         self.store: StateStore = store
+        self.stages: Counter[str] = Counter()
 
     @property
     def layout(self) -> StateLayout:
-        """Shapes of one entity's state."""
+        """Shapes (and starting values) of one entity's state."""
         shapes = tuple(tuple(int(d) for d in self.state_shapes[n]) for n in self.state_inputs)
-        return StateLayout(tuple(self.state_inputs), shapes, len(self.preprocessor.history_fields))
+        initial = tuple(self.initial[n] for n in self.state_inputs)
+        return StateLayout(tuple(self.state_inputs), shapes, len(self.preprocessor.history_fields), initial)
 
     @property
     def bundle_id(self) -> str:
@@ -106,9 +115,6 @@ class StreamingScorer:
         """Events scored into the states so far (all time, for a durable store)."""
         return int(self.store.meta.get("events_applied", 0))
 
-    def _fresh(self) -> list[np.ndarray]:
-        return [np.full(self.state_shapes[n], self.initial[n], dtype=np.float32) for n in self.state_inputs]
-
     # -- scoring ---------------------------------------------------------------------------------------
 
     def score(self, event: Mapping[str, Any]) -> float:
@@ -117,86 +123,110 @@ class StreamingScorer:
     def score_batch(self, events: Iterable[Mapping[str, Any]]) -> list[float]:
         """Score a micro-batch (an entity's events apply in the given order); if any event is refused,
         raise its ``RejectedEventError`` and apply none of them."""
-        prepared = self._prepare(events)
-        rejected = next((p for p in prepared if isinstance(p, RejectedEventError)), None)
+        checked = self._check(list(events))
+        rejected = next((c for c in checked if isinstance(c, RejectedEventError)), None)
         if rejected is not None:
             raise rejected
-        return self._apply(prepared)
+        return self._apply(checked, len(checked))  # type: ignore[arg-type]
 
     def score_each(self, events: Iterable[Mapping[str, Any]]) -> list[float | RejectedEventError]:
         """Score a micro-batch; a refused event gets its ``RejectedEventError`` in its place, the rest are applied."""
-        prepared = self._prepare(events)
-        scores = iter(self._apply([p for p in prepared if isinstance(p, _Prepared)]))
-        return [p if isinstance(p, RejectedEventError) else next(scores) for p in prepared]
+        checked = self._check(list(events))
+        scores = self._apply([c for c in checked if isinstance(c, _Accepted)], len(checked))
+        return [c if isinstance(c, RejectedEventError) else scores[i] for i, c in enumerate(checked)]
 
     def checkpoint(self, **meta: Any) -> None:
         """Make the states (and ``meta``) durable, when the store is."""
         self.store.checkpoint(**meta)
 
-    def _prepare(self, events: Iterable[Mapping[str, Any]]) -> list[_Prepared | RejectedEventError]:
-        """Check and encode each event against its entity's history (earlier events of the batch included)."""
-        out: list[_Prepared | RejectedEventError] = []
-        pending: dict[str, EntityHistory] = {}
+    def _check(self, events: list[Mapping[str, Any]]) -> list[_Accepted | RejectedEventError]:
+        """Each event accepted (with its entity's row and wave) or refused, in order: fields and values first,
+        then the late-event rule against the entity's last applied event (earlier events of the batch included)."""
+        start = time.perf_counter()
+        parsed: list[tuple[str, int, dict[str, Any]] | RejectedEventError] = []
         for event in events:
             try:
-                out.append(self._prepare_one(event, pending))
+                parsed.append(self._parse(event))
             except RejectedEventError as exc:
-                out.append(exc)
+                parsed.append(exc)
+        entities = [p[0] for p in parsed if not isinstance(p, RejectedEventError)]
+        loading = time.perf_counter()
+        rows = iter(self.store.rows(entities).tolist())
+        loaded = time.perf_counter()
+        self.stages["state"] += loaded - loading
+        last_us = self.store.table.history.last_us
+        pending: dict[int, tuple[int, int]] = {}  # row -> (time of its latest accepted event, events accepted)
+        out: list[_Accepted | RejectedEventError] = []
+        for i, p in enumerate(parsed):
+            if isinstance(p, RejectedEventError):
+                out.append(p)
+                continue
+            entity, time_us, event = p
+            row = next(rows)
+            last, wave = pending.get(row, (int(last_us[row]), 0))
+            if last != NO_TIME and time_us < last:
+                out.append(
+                    RejectedEventError(
+                        "late_event",
+                        f"event for entity {entity!r} at {event['time']} is older than its last event at "
+                        f"{from_us(last)} (late event)",
+                    )
+                )
+                continue
+            pending[row] = (time_us, wave + 1)
+            out.append(_Accepted(i, row, wave, event))
+        self.stages["validate"] += time.perf_counter() - start - (loaded - loading)
         return out
 
-    def _prepare_one(self, event: Mapping[str, Any], pending: dict[str, EntityHistory]) -> _Prepared:
-        """An accepted event, encoded (its entity's pending history advanced); or RejectedEventError."""
+    def _parse(self, event: Mapping[str, Any]) -> tuple[str, int, dict[str, Any]]:
+        """An event's entity id, time (µs) and canonical values; or RejectedEventError."""
         missing = [k for k in (*REQUIRED, *self.preprocessor.numeric) if event.get(k) is None]
         if missing:
             raise RejectedEventError("missing_field", f"event {dict(event)!r} lacks required field(s) {missing}")
         entity = _entity_id(event["entity"])
-        time = _event_time(event["time"])
+        when = event_time(event["time"])
         for name in ("amount", *self.preprocessor.numeric):
             value = event[name]
             finite = isinstance(value, int | float | str) and not isinstance(value, bool) and _is_finite(value)
             if not finite:
                 raise RejectedEventError("bad_value", f"{name} {value!r} is not a finite number")
-        past = pending.get(entity)
-        if past is None:
-            stored = self.store.get(entity)
-            past = stored.history if stored is not None else None
-        if past is not None and past.last_time is not None and time < past.last_time:
-            raise RejectedEventError(
-                "late_event",
-                f"event for entity {entity!r} at {time} is older than its last event at {past.last_time} (late event)",
-            )
-        cat, num, history = self.encoder.encode({**event, "time": time}, past)
-        pending[entity] = history
-        return _Prepared(entity, history, cat, num)
+        return entity, to_us(when), {**event, "time": when}
 
-    def _apply(self, prepared: list[_Prepared]) -> list[float]:
-        """Run accepted events through step.onnx; an entity's second event waits for its first one's state."""
-        out: list[float] = []
-        run: list[_Prepared] = []
-        for p in prepared:
-            if any(r.entity == p.entity for r in run):
-                out += self._run(run)
-                run = []
-            run.append(p)
-        out += self._run(run)
-        self.store.meta["events_applied"] = self.events_applied + len(prepared)
-        return out
+    def _apply(self, accepted: list[_Accepted], size: int) -> list[float]:
+        """Run accepted events through step.onnx, wave by wave; scores at the events' batch positions."""
+        scores = [math.nan] * size
+        waves: list[list[_Accepted]] = []
+        for a in accepted:
+            if a.wave == len(waves):
+                waves.append([])
+            waves[a.wave].append(a)
+        for wave in waves:
+            for a, score in zip(wave, self._run(wave), strict=True):
+                scores[a.position] = score
+        self.store.meta["events_applied"] = self.events_applied + len(accepted)
+        return scores
 
-    def _run(self, batch: list[_Prepared]) -> list[float]:
-        """One step.onnx call over events of distinct entities."""
-        if not batch:
-            return []
-        states = []
-        for p in batch:
-            stored = self.store.get(p.entity)
-            states.append(stored.arrays if stored is not None else self._fresh())
-        feed = {"cat": np.stack([p.cat for p in batch]), "num": np.stack([p.num for p in batch])}
-        for i, name in enumerate(self.state_inputs):
-            feed[name] = np.stack([s[i] for s in states])
-        logit, *present = self.session.run(None, feed)
-        for row, p in enumerate(batch):
-            self.store.put(p.entity, EntityState([s[row] for s in present], p.history))
-        return [float(x) for x in sigmoid(logit)]
+    def _run(self, wave: list[_Accepted]) -> list[float]:
+        """One step.onnx call over events of distinct entities: gather, encode, step, scatter."""
+        clock = time.perf_counter()
+        table = self.store.table
+        rows = np.array([a.row for a in wave], dtype=np.int64)  # (n,)
+        feed = {name: array[rows] for name, array in zip(self.state_inputs, table.arrays, strict=True)}
+        past = table.history.take(rows)
+        encoding = time.perf_counter()
+        cat, num, after = self.encoder.encode_batch([a.event for a in wave], past)  # (n, n_cat), (n, n_num)
+        stepping = time.perf_counter()
+        logit, *present = self.session.run(None, {"cat": cat, "num": num, **feed})  # (n,), each (n, *state)
+        scattering = time.perf_counter()
+        for array, new in zip(table.arrays, present, strict=True):
+            array[rows] = new
+        table.history.put(rows, after)
+        self.store.updated(rows)
+        done = time.perf_counter()
+        self.stages["state"] += (encoding - clock) + (done - scattering)
+        self.stages["encode"] += stepping - encoding
+        self.stages["model"] += scattering - stepping
+        return sigmoid(logit).tolist()
 
     # -- snapshots -------------------------------------------------------------------------------------
 
@@ -236,7 +266,7 @@ class StreamingScorer:
             meta = json.loads(bytes(data["meta"]).decode())
             stacks = [data[f"s{i}"] for i in range(len(self.state_inputs))]
             last_bucket, seen, other_time = data["last_bucket"], data["seen"], data["other_time_us"]
-        store = MemoryStateStore()
+        store = MemoryStateStore(self.layout)
         F = len(self.preprocessor.history_fields)
         for k, (entity, (last, count, total)) in enumerate(zip(meta["entities"], meta["history"], strict=True)):
             history = EntityHistory(
@@ -272,7 +302,7 @@ def _entity_id(value: Any) -> str:
     return entity
 
 
-def _event_time(value: Any) -> datetime:
+def event_time(value: Any) -> datetime:
     """A UTC time from an ISO 8601 string (naive = UTC), epoch seconds (int or float) or a datetime."""
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):

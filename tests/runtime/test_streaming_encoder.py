@@ -3,19 +3,21 @@ does, one at a time and in micro-batches holding several events of one entity.""
 
 import numpy as np
 
+from latte_vt.data.transactions.live_encoder import HistoryColumns
 from latte_vt.runtime.streaming import StreamingScorer
 
 
 class _PolarsEncoder:
-    """The polars live path, in ``LiveEncoder``'s place."""
+    """The polars live path, in ``LiveEncoder``'s place: one ``EntityHistory`` and one polars frame per event."""
 
     def __init__(self, preprocessor) -> None:
         self.preprocessor = preprocessor
 
-    def encode(self, event, past=None):
-        row, after = self.preprocessor.live_context(event, past)
-        cat, num = self.preprocessor.encode_rows([row])
-        return cat[0], num[0], after
+    def encode_batch(self, events, past):
+        contexts = [self.preprocessor.live_context(e, past.history(i)) for i, e in enumerate(events)]
+        cat, num = self.preprocessor.encode_rows([row for row, _ in contexts])
+        fields = len(self.preprocessor.history_fields)
+        return cat, num, HistoryColumns.from_histories([after for _, after in contexts], fields)
 
 
 def test_micro_batches_score_as_the_polars_path_one_at_a_time(transaction_bundle, live_events):

@@ -1,37 +1,95 @@
-"""One live event -> its model inputs, in plain Python and numpy (no dataframe per event).
+"""Live events -> their model inputs, a batch at a time, with numpy over per-entity state columns.
 
-``LiveEncoder(preprocessor).encode(event, history)`` gives what ``FittedPreprocessor.transform`` gives the
-event in its entity's log: the batch path is polars expressions, this is their one-event form (time
-features here, history features in ``EntityHistory.features``); tests encode generated logs both ways and
-compare them.
+``LiveEncoder(preprocessor).encode_batch(events, past)`` gives what ``FittedPreprocessor.transform`` gives
+each event in its entity's log, where ``past`` holds each event's entity history as ``HistoryColumns``
+(one row per event, so the events of one call belong to distinct entities).  The batch path is polars
+expressions; this is their live form (time features and the history features of ``history``), with no
+dataframe and no per-event numpy call; ``encode`` is the one-event form over an ``EntityHistory``.  Tests
+encode generated logs both ways and compare them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from latte_vt.data.transactions.history import EntityHistory, signed_log, to_us
+from latte_vt.data.transactions.history import (
+    HASH_BUCKETS,
+    NO_TIME,
+    SINCE_CAP_SECONDS,
+    EntityHistory,
+    from_us,
+    to_us,
+    value_bucket,
+)
+from latte_vt.data.transactions.load import NULL_CATEGORY
 from latte_vt.data.transactions.preprocess import UNKNOWN_ID, FittedPreprocessor
 
+US = 1_000_000
+DAY_S = 86_400
+EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
-def time_features(time: datetime, log_amount: float, prev_time: datetime | None) -> list[float]:
-    """``TIME_FEATURES`` of an event (UTC ``time``, the entity's previous event at ``prev_time`` or None)."""
-    hour = time.hour + time.minute / 60.0 + time.second / 3600.0  # whole seconds, as polars' dt.second()
-    dow = float(time.weekday()) + hour / 24.0
-    gap = 0.0 if prev_time is None else math.log1p(max((to_us(time) - to_us(prev_time)) / 1e6, 0.0))
-    return [
-        log_amount,
-        gap,
-        math.sin(hour * (2 * math.pi / 24)),
-        math.cos(hour * (2 * math.pi / 24)),
-        math.sin(dow * (2 * math.pi / 7)),
-        math.cos(dow * (2 * math.pi / 7)),
-    ]
+
+@dataclass
+class HistoryColumns:
+    """Entity histories as columns (row i = one entity): ``EntityHistory``'s fields, stacked."""
+
+    last_us: np.ndarray  # (n,) int64 µs since the epoch of the last event, NO_TIME before the first
+    count: np.ndarray  # (n,) int64 events so far
+    sum_log: np.ndarray  # (n,) float64 sum of their signed log amounts
+    last_bucket: np.ndarray  # (n, F) int64 value buckets of the last event, -1 before the first
+    seen: np.ndarray  # (n, F, HASH_BUCKETS // 8) uint8 bitsets of the buckets seen
+    other_us: np.ndarray  # (n, F) int64 latest event before the last run of equal values, or NO_TIME
+
+    @classmethod
+    def fresh(cls, n: int, fields: int) -> HistoryColumns:
+        """``n`` entities with no events yet."""
+        return cls(
+            np.full(n, NO_TIME, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=np.float64),
+            np.full((n, fields), -1, dtype=np.int64),
+            np.zeros((n, fields, HASH_BUCKETS // 8), dtype=np.uint8),
+            np.full((n, fields), NO_TIME, dtype=np.int64),
+        )
+
+    @classmethod
+    def from_histories(cls, histories: Sequence[EntityHistory], fields: int) -> HistoryColumns:
+        """Columns of ``EntityHistory`` objects."""
+        columns = cls.fresh(len(histories), fields)
+        for i, h in enumerate(histories):
+            columns.last_us[i] = NO_TIME if h.last_time is None else to_us(h.last_time)
+            columns.count[i], columns.sum_log[i] = h.count, h.sum_log_amount
+            columns.last_bucket[i], columns.seen[i], columns.other_us[i] = h.last_bucket, h.seen, h.other_time_us
+        return columns
+
+    def history(self, i: int) -> EntityHistory:
+        """Row ``i`` as an ``EntityHistory`` (copies)."""
+        return EntityHistory(
+            self.last_bucket.shape[1],
+            from_us(int(self.last_us[i])),
+            int(self.count[i]),
+            float(self.sum_log[i]),
+            self.last_bucket[i].copy(),
+            self.seen[i].copy(),
+            self.other_us[i].copy(),
+        )
+
+    def take(self, rows: np.ndarray) -> HistoryColumns:
+        """The given rows (copies)."""
+        return HistoryColumns(*(column[rows] for column in self.columns()))
+
+    def put(self, rows: np.ndarray, other: HistoryColumns) -> None:
+        """Overwrite the given rows with ``other``'s."""
+        for mine, theirs in zip(self.columns(), other.columns(), strict=True):
+            mine[rows] = theirs
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return self.last_us, self.count, self.sum_log, self.last_bucket, self.seen, self.other_us
 
 
 class LiveEncoder:
@@ -42,20 +100,67 @@ class LiveEncoder:
         self.ids = {
             f: {v: i for i, v in enumerate(preprocessor.vocabularies[f], start=2)} for f in preprocessor.categorical
         }
+        self.buckets = {v: value_bucket(v) for vocab in preprocessor.vocabularies.values() for v in vocab}
         self.stats = [(f, *preprocessor.numeric_stats[f]) for f in preprocessor.numeric]
 
     def encode(
         self, event: Mapping[str, Any], past: EntityHistory | None = None
     ) -> tuple[np.ndarray, np.ndarray, EntityHistory]:
-        """One live event (canonical values: time, amount, fields; a missing field = "<null>") and its entity's
-        history (None = no events yet) -> cat (n_cat,) int64, num (n_num,) float32, the entity's next history."""
+        """One live event and its entity's history (None = no events yet) -> cat (n_cat,) int64, num (n_num,)
+        float32, the entity's next history."""
+        fields = len(self.preprocessor.history_fields)
+        columns = HistoryColumns.from_histories([past or self.preprocessor.new_history()], fields)
+        cat, num, after = self.encode_batch([event], columns)
+        return cat[0], num[0], after.history(0)
+
+    def encode_batch(
+        self, events: Sequence[Mapping[str, Any]], past: HistoryColumns
+    ) -> tuple[np.ndarray, np.ndarray, HistoryColumns]:
+        """Live events of distinct entities (canonical values: ``time`` an aware datetime, ``amount``, the
+        fields; a missing categorical = "<null>") and their entities' histories (row i = event i's) ->
+        cat (n, n_cat) int64, num (n, n_num) float32, the histories after the events."""
         pre = self.preprocessor
-        past = past or pre.new_history()
-        time, amount, values, buckets = pre.live_inputs(event)
-        log_amount = signed_log(amount)
-        num = time_features(time, log_amount, past.last_time)
+        time_us = np.array([to_us(e["time"]) for e in events], dtype=np.int64)  # (n,)
+        amount = np.array([float(e["amount"]) for e in events], dtype=np.float64)  # (n,)
+        values = {f: [NULL_CATEGORY if e.get(f) is None else str(e[f]) for e in events] for f in pre.categorical}
+        cat = np.array([[self.ids[f].get(v, UNKNOWN_ID) for v in values[f]] for f in pre.categorical], np.int64)
+        cat = np.ascontiguousarray(cat.reshape(len(pre.categorical), len(events)).T)  # (n, n_cat)
+        buckets = (
+            np.array(
+                [[self.buckets.get(v) or value_bucket(v) for v in values[f]] for f in pre.history_fields], np.int64
+            )
+            .reshape(len(pre.history_fields), len(events))
+            .T
+        )  # (n, F)
+        log_amount = np.where(amount == 0, 0.0, np.copysign(np.log1p(np.abs(amount)), amount))  # (n,)
+        columns = [log_amount, *time_features(time_us, past.last_us)]
+        changed = (past.last_bucket >= 0) & (past.last_bucket != buckets)  # (n, F)
+        other = np.where(changed, past.last_us[:, None], past.other_us)  # (n, F): a change makes it the last event
+        bits = (1 << (buckets & 7)).astype(np.uint8)  # (n, F)
+        byte = np.take_along_axis(past.seen, (buckets >> 3)[:, :, None], axis=2)[:, :, 0]  # (n, F)
         if pre.entity_history:
-            num += past.features(to_us(time), log_amount, buckets)
-        num += [(float(event[f]) - mean) / std for f, mean, std in self.stats]
-        cat = [self.ids[f].get(values[f], UNKNOWN_ID) for f in pre.categorical]
-        return np.array(cat, dtype=np.int64), np.array(num, dtype=np.float32), past.advance(time, amount, buckets)
+            mean = past.sum_log / np.maximum(past.count, 1).astype(np.float64)  # (n,)
+            columns.append(np.where(past.count > 0, log_amount - mean, 0.0))
+            columns += [*((byte & bits) == 0).T.astype(np.float64), *changed.T.astype(np.float64)]
+            has = other != NO_TIME  # (n, F)
+            seconds = (time_us[:, None] - np.where(has, other, time_us[:, None])) / 1e6  # (n, F)
+            columns += [*np.log1p(np.where(has, np.clip(seconds, 0.0, SINCE_CAP_SECONDS), SINCE_CAP_SECONDS)).T]
+        columns += [(np.array([float(e[f]) for e in events]) - mean_f) / std_f for f, mean_f, std_f in self.stats]
+        num = np.stack(columns, axis=1).astype(np.float32)  # (n, n_num)
+        seen = past.seen.copy()  # (n, F, HASH_BUCKETS // 8)
+        np.put_along_axis(seen, (buckets >> 3)[:, :, None], (byte | bits)[:, :, None], axis=2)
+        after = HistoryColumns(time_us, past.count + 1, past.sum_log + log_amount, buckets, seen, other)
+        return cat, num, after
+
+
+def time_features(time_us: np.ndarray, prev_us: np.ndarray) -> list[np.ndarray]:
+    """``TIME_FEATURES`` after the amount (log gap, hour and weekday sin/cos) of events at ``time_us`` whose
+    entities' previous events are at ``prev_us`` (NO_TIME: none), as the batch path computes them."""
+    seconds = time_us // US  # (n,) whole seconds, as polars' dt.second()
+    of_day = seconds % DAY_S
+    hour = of_day // 3600 + (of_day % 3600 // 60) / 60.0 + (of_day % 60) / 3600.0  # (n,)
+    dow = ((seconds // DAY_S + EPOCH_WEEKDAY) % 7).astype(np.float64) + hour / 24.0  # (n,)
+    first = prev_us == NO_TIME
+    gap = np.where(first, 0.0, np.log1p(np.maximum((time_us - np.where(first, time_us, prev_us)) / 1e6, 0.0)))
+    day, week = hour * (2 * math.pi / 24), dow * (2 * math.pi / 7)
+    return [gap, np.sin(day), np.cos(day), np.sin(week), np.cos(week)]
