@@ -94,9 +94,10 @@ class FootageSampling:
 def footage_indices(num_video_frames: int, video_fps: float, spec: ClipSpec, sampling: FootageSampling) -> np.ndarray:
     """Frame indices (V, T): one view of all sampled frames, or (``windows``) V windows of ``num_frames``.
 
-    ``stride`` keeps its exact spacing, centred in the file, unless rounding up to whole clips or the
-    cap needs more span than the file has; ``fps`` (and the cap) place the frames at
-    ``linspace(0, n - 1, count)``. Both are symmetric under time reversal (``eval_clip_indices``)."""
+    ``stride`` keeps its spacing, centred in the file (one middle gap may be a frame shorter, so that the
+    set stays symmetric under time reversal, as ``eval_clip_indices`` makes it), unless rounding up to
+    whole clips or the cap needs more span than the file has; ``fps`` (and the cap) place the frames at
+    ``linspace(0, n - 1, count)``."""
     sampling.check(spec)
     n, clip = num_video_frames, spec.num_frames
     if sampling.stride is not None:
@@ -136,6 +137,21 @@ class Footage:
     fps: float
 
 
+def _check_complete(video: Any) -> None:
+    """Refuse a file whose frames cover clearly less than the duration its container declares (cut off)."""
+    from latte_vt.data.video.reader import VideoReadError
+
+    declared = video.declared_seconds
+    if declared is None or not np.isfinite(video.fps):
+        return
+    covered = video.num_frames / video.fps
+    if covered < 0.95 * declared - 1.0:  # slack: an audio track may outlast the video by a little
+        reason = (
+            f"truncated: {video.num_frames} frames ({covered:.1f} s) of the {declared:.1f} s the container declares"
+        )
+        raise VideoReadError(video.path, reason)
+
+
 def decode_footage(source: str | Path | np.ndarray, spec: ClipSpec, sampling: FootageSampling) -> Footage:
     """A long file, or frames (T, H, W, 3) uint8 (no frame rate: stride only), sampled by ``sampling``."""
     if isinstance(source, np.ndarray):
@@ -150,6 +166,7 @@ def decode_footage(source: str | Path | np.ndarray, spec: ClipSpec, sampling: Fo
         idx = footage_indices(video.num_frames, video.fps, spec, sampling)  # (V, T)
     except InputError as exc:  # the file has no frame rate
         raise VideoReadError(source, str(exc)) from exc
+    _check_complete(video)
     scaled = footage_crop(*video.frame_size, spec)
     if scaled is not None:
         video.resize(*scaled[0], crop=scaled[1])

@@ -74,3 +74,31 @@ def test_exit_codes_for_all_bad_input_and_misuse(checkpoint, folder, tmp_path):
     assert main(["classify", str(folder), "--checkpoint", str(tmp_path / "missing.ckpt")]) == 2
     assert main(["classify", str(folder), "--checkpoint", str(checkpoint), "--output", "x.parquet"]) == 2
     assert main(["classify", str(folder), "--bundle", str(tmp_path)]) == 2
+
+
+def test_long_file_options_windows_in_json_and_peak_memory(checkpoint, folder, tmp_path_factory, capsys):
+    out = tmp_path_factory.mktemp("out") / "windows.json"
+    args = ["classify", str(folder / "a.mp4"), "--checkpoint", str(checkpoint), "--stride", "1", "--windows"]
+    assert main([*args, "--top-k", "1", "--output", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    (pred,) = payload["predictions"]
+    assert pred["frames"] == 12  # 10 frames, rounded up to whole clips of 4 (spread evenly)
+    assert [(w["first_frame"], w["last_frame"]) for w in pred["windows"]] == [(0, 2), (3, 6), (7, 9)]
+    assert [w["start_s"] for w in pred["windows"]] == [0.0, 3 / 25, 7 / 25] and len(pred["windows"][0]["labels"]) == 1
+    shown = capsys.readouterr().out
+    assert "0.0-0.1 s [0..2]" in shown and "peak RSS" in shown and payload["peak_rss_mib"] > 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--windows"],
+        ["--max-frames", "64"],
+        ["--fps", "1", "--stride", "2"],
+        ["--fps", "1", "--num-clips", "2"],
+        ["--fps", "0"],
+        ["--stride", "1", "--max-frames", "3"],  # below one clip of the model (4 frames)
+    ],
+)
+def test_long_file_option_misuse_is_a_usage_error(checkpoint, folder, extra):
+    assert main(["classify", str(folder / "a.mp4"), "--checkpoint", str(checkpoint), *extra]) == 2

@@ -1,8 +1,9 @@
 """Long real footage for the tests: H.264 with an AAC track, encoded frame by frame (never all in memory).
 
-Every frame carries its own number as a row of black/white blocks along the top (bit i of the frame
-number in block i), so a test can read back which frames a sampler decoded, even after resizing.
-Run as a script to write the 10-minute 720p file the slow test and the README's memory figure use:
+Every frame carries its own number in a 4 x 4 grid of black/white blocks filling the centre square
+(bit i of the frame number in block i, row-major), so a test can read back which frames a sampler
+decoded, even resized and centre-cropped; a bar moves up and down the left margin. Run as a script to
+write the 10-minute 720p file the slow test and the memory figures in docs/video.md use:
 ``python tests/predict/footage.py OUT.mp4 --seconds 600 --width 1280 --height 720 --fps 25``.
 """
 
@@ -14,30 +15,33 @@ from pathlib import Path
 
 import numpy as np
 
-BITS = 16
+GRID = 4  # GRID x GRID blocks: frame numbers below 2**16
 _AUDIO_RATE = 48000
 
 
 def frame_at(t: int, height: int, width: int, background: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8: the background, a square moving across it, and ``t`` coded in the top band."""
+    """(H, W, 3) uint8: the background, frame number ``t`` coded in the centre square, a moving bar left."""
     frame = background.copy()
-    side = max(8, height // 6)
-    y = (t * 3) % (height - side)
-    x = (t * 5) % (width - side)
-    frame[y : y + side, x : x + side] = (250, 40, 40)
-    band, block = height // 8, width // BITS
-    for i in range(BITS):
-        frame[:band, i * block : (i + 1) * block] = 255 if (t >> i) & 1 else 0
+    side = min(height, width)
+    top, left, block = (height - side) // 2, (width - side) // 2, side // GRID
+    for i in range(GRID * GRID):
+        y, x = top + (i // GRID) * block, left + (i % GRID) * block
+        frame[y : y + block, x : x + block] = 255 if (t >> i) & 1 else 0
+    bar = max(2, height // 10)
+    y = (t * 3) % (height - bar)
+    frame[y : y + bar, : max(2, left // 2)] = (250, 40, 40)
     return frame
 
 
 def read_frame_numbers(frames: np.ndarray) -> np.ndarray:
-    """Frame numbers coded in (N, H, W, 3) uint8 frames (any size with the coded frame's aspect) -> (N,)."""
+    """Frame numbers coded in (N, H, W, 3) uint8 frames, whole or cut to their centre square -> (N,)."""
     height, width = frames.shape[1:3]
-    band, block = height // 8, width / BITS
-    centres = ((np.arange(BITS) + 0.5) * block).astype(int)  # (BITS,) x of each block's centre
-    bits = frames[:, band // 2, centres].mean(axis=-1) > 127  # (N, BITS)
-    return (bits * (1 << np.arange(BITS))).sum(axis=1)
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    centres = ((np.arange(GRID) + 0.5) * side / GRID).astype(int)  # (GRID,) block centres in the square
+    ys, xs = np.meshgrid(top + centres, left + centres, indexing="ij")  # (GRID, GRID) each
+    bits = frames[:, ys.ravel(), xs.ravel()].mean(axis=-1) > 127  # (N, GRID * GRID)
+    return (bits * (1 << np.arange(GRID * GRID))).sum(axis=1)
 
 
 def write_footage(path: Path, seconds: float, fps: int, width: int, height: int) -> Path:

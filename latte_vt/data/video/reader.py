@@ -120,6 +120,17 @@ def _stream_size(path: Path) -> tuple[int, int]:
         raise VideoReadError(path, f"cannot read the frame size with PyAV: {exc}") from exc
 
 
+def _declared_seconds(path: Path) -> float | None:
+    """The duration the container declares (its longest stream), read with PyAV; None if it declares none."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / 1e6 if container.duration else None
+    except av.FFmpegError as exc:
+        raise VideoReadError(path, f"cannot read the duration with PyAV: {exc}") from exc
+
+
 class DecordVideo:
     """One open video file. ``get(indices)`` returns frames (T, H, W, 3) uint8 in the order asked;
     after ``resize(width, height)`` they come out at that size."""
@@ -162,6 +173,11 @@ class DecordVideo:
     def frame_size(self) -> tuple[int, int]:
         """(width, height) of the file's frames, from the container (nothing decoded)."""
         return _stream_size(self.path)
+
+    @property
+    def declared_seconds(self) -> float | None:
+        """Duration the container declares (None if none): more than the frames cover means a cut-off file."""
+        return _declared_seconds(self.path)
 
     def resize(self, width: int, height: int, crop: tuple[int, int, int, int] | None = None) -> None:
         """Reopen the decoder so that ``get`` returns frames scaled to ``width`` x ``height``, then cut to
