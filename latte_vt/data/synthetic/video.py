@@ -43,9 +43,11 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -169,16 +171,22 @@ def event_spans(frames: int, events: int, rng: np.random.Generator) -> list[tupl
 
 
 def _ordered_events(
-    shapes: tuple[str, ...], F: int, H: int, W: int, rng: np.random.Generator, bg: np.ndarray
+    shapes: tuple[str, ...],
+    F: int,
+    H: int,
+    W: int,
+    rng: np.random.Generator,
+    bg: np.ndarray,
+    spans: list[tuple[int, int]] | None = None,
 ) -> list[Layer]:
-    """One layer per shape, visible only during its own span; while visible it slides and changes
-    size linearly, around a random midpoint, in a random direction (so played backwards it is a draw
-    of the same kind)."""
+    """One layer per shape, visible only during its own span (``spans``, default ``event_spans``); while
+    visible it slides and changes size linearly, around a random midpoint, in a random direction (so
+    played backwards it is a draw of the same kind)."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     m = min(H, W)
     t = np.arange(F)
     layers = []
-    for name, (start, stop) in zip(shapes, event_spans(F, len(shapes), rng), strict=True):
+    for name, (start, stop) in zip(shapes, spans or event_spans(F, len(shapes), rng), strict=True):
         # (F,) -0.5 -> 0.5 over the span (0 for a one-frame span)
         u = np.clip((t - start) / (stop - start - 1), 0.0, 1.0) - 0.5 if stop - start > 1 else np.zeros(F)
         r = rng.uniform(0.17, 0.23) * m + rng.uniform(-0.03, 0.03) * m * u  # (F,)
@@ -262,14 +270,20 @@ def _distractors(F: int, H: int, W: int, rng: np.random.Generator, bg: np.ndarra
     return layers
 
 
-def render_clip(kind: str, frames: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """Frames of one forward-class clip (a ``PAIRS[i][0]`` kind) -> (F, H, W, 3) uint8."""
+MainObject = Callable[[str, int, int, int, np.random.Generator, np.ndarray], list[Layer]]
+"""(kind, F, H, W, rng, background colour) -> the layers that make a clip of that kind."""
+
+
+def render_clip(
+    kind: str, frames: int, height: int, width: int, rng: np.random.Generator, main: MainObject = _main_object
+) -> np.ndarray:
+    """Frames of one forward-class clip (a ``PAIRS[i][0]`` kind, drawn by ``main``) -> (F, H, W, 3) uint8."""
     F, H, W = frames, height, width
     bg_a, bg_b = _colour(rng), _colour(rng)
     ramp = np.linspace(0, 1, W, dtype=np.float32)[None, :, None]  # (1, W, 1) static horizontal gradient
     background = (1 - ramp) * bg_a + ramp * (0.5 * bg_a + 0.5 * bg_b)  # (1, W, 3)
     video = np.broadcast_to(background, (F, H, W, 3)).copy()  # (F, H, W, 3) float32
-    for mask, colour in _distractors(F, H, W, rng, bg_a) + _main_object(kind, F, H, W, rng, bg_a):
+    for mask, colour in _distractors(F, H, W, rng, bg_a) + main(kind, F, H, W, rng, bg_a):
         video[np.broadcast_to(mask, (F, H, W))] = colour
     return video.round().astype(np.uint8)
 
@@ -292,6 +306,7 @@ class _ClipJob:
     frames: int
     size: int
     seed: tuple[int, ...]
+    main: MainObject = _main_object
 
 
 def _make_clip(job: _ClipJob) -> tuple[str, str]:
@@ -300,7 +315,7 @@ def _make_clip(job: _ClipJob) -> tuple[str, str]:
     rng = np.random.default_rng(job.seed)
     height, width = _frame_side(rng, job.size), _frame_side(rng, job.size)
     fps = FRAME_RATES[rng.integers(len(FRAME_RATES))]
-    video = render_clip(job.forward_kind, job.frames, height, width, rng)  # (F, H, W, 3)
+    video = render_clip(job.forward_kind, job.frames, height, width, rng, job.main)  # (F, H, W, 3)
     if job.reverse:
         video = video[::-1]
     rel = Path("videos") / job.label / f"{job.label}_{job.index:05d}.mp4"
@@ -310,7 +325,17 @@ def _make_clip(job: _ClipJob) -> tuple[str, str]:
     return rel.as_posix(), job.label
 
 
-def _split_rows(rows: list[tuple[str, str]], cfg: VideoSynthConfig) -> dict[str, list[tuple[str, str]]]:
+class ClipSetConfig(Protocol):
+    """What writing a clip set needs of its generator's settings."""
+
+    seed: int
+    splits: tuple[float, float, float]
+    workers: int
+
+    def class_names(self) -> list[str]: ...
+
+
+def _split_rows(rows: list[tuple[str, str]], cfg: ClipSetConfig) -> dict[str, list[tuple[str, str]]]:
     """Stratified split: per class, shuffled, then cut at the split fractions (at least one clip each)."""
     rng = np.random.default_rng([cfg.seed, 1])
     out: dict[str, list[tuple[str, str]]] = {"train": [], "val": [], "test": []}
@@ -328,11 +353,7 @@ def _split_rows(rows: list[tuple[str, str]], cfg: VideoSynthConfig) -> dict[str,
 
 def write_video_synthetic(out: str | Path, cfg: VideoSynthConfig, progress: bool = True) -> Path:
     """Generate the clips and split files under ``out``; returns the path of ``meta.json``."""
-    from tqdm import tqdm
-
     cfg.validate()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     jobs = []
     for c, name in enumerate(cfg.class_names()):
         forward, backward = PAIRS[c // 2]
@@ -340,6 +361,17 @@ def write_video_synthetic(out: str | Path, cfg: VideoSynthConfig, progress: bool
             _ClipJob(str(out), name, forward, name == backward, i, cfg.frames, cfg.size, (cfg.seed, c, i))
             for i in range(cfg.n)
         ]
+    meta = {"generator": "video-synthetic", "version": GENERATOR_VERSION, "config": asdict(cfg)}
+    return write_clip_set(out, jobs, cfg, meta | {"pairs": [list(p) for p in PAIRS[: cfg.classes // 2]]}, progress)
+
+
+def write_clip_set(out: str | Path, jobs: list[_ClipJob], cfg: ClipSetConfig, meta: dict, progress: bool) -> Path:
+    """Write ``jobs``' clips, the split CSVs, ``classes.txt`` and, last, ``meta.json`` (``meta`` plus the clip
+    count and seconds) under ``out``; returns the path of ``meta.json``."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     workers = cfg.workers or min(8, os.cpu_count() or 1)
     began = time.perf_counter()
     with tqdm(total=len(jobs), desc="writing clips", unit="clip", disable=not progress) as bar:
@@ -361,14 +393,7 @@ def write_video_synthetic(out: str | Path, cfg: VideoSynthConfig, progress: bool
             writer.writerow(["path", "label"])
             writer.writerows(part)
     (out / "classes.txt").write_text("".join(f"{name}\n" for name in sorted(cfg.class_names())))
-    meta = {
-        "generator": "video-synthetic",
-        "version": GENERATOR_VERSION,
-        "config": asdict(cfg),
-        "pairs": [list(p) for p in PAIRS[: cfg.classes // 2]],
-        "clips": len(rows),
-        "seconds": round(time.perf_counter() - began, 2),
-    }
+    meta = meta | {"clips": len(rows), "seconds": round(time.perf_counter() - began, 2)}
     meta_path = out / "meta.json"
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return meta_path
@@ -397,15 +422,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"even number of classes, 2-{2 * len(PAIRS)} (default {d.classes})",
     )
     parser.add_argument("--n", type=int, default=d.n, help=f"clips per class (default {d.n})")
-    parser.add_argument("--frames", type=int, default=d.frames, help=f"frames per clip (default {d.frames})")
-    parser.add_argument("--size", type=int, default=d.size, help=f"largest frame side in px (default {d.size})")
+    parser.add_argument("--frames", type=int, help=f"frames per clip (default {d.frames}; --long: 256)")
+    parser.add_argument("--size", type=int, help=f"largest frame side in px (default {d.size}; --long: 48)")
     parser.add_argument("--seed", type=int, default=d.seed, help="random seed")
     parser.add_argument("--splits", type=_fractions, default=d.splits, help="train,val,test fractions (0.7,0.15,0.15)")
     parser.add_argument("--workers", type=int, default=d.workers, help="processes (default: CPUs, at most 8)")
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="long clips: the six ordering classes decided by three brief (2-4 frame) events among distractors "
+        "(latte_vt.data.synthetic.long_video)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = VideoSynthConfig(args.classes, args.n, args.frames, args.size, args.seed, args.splits, args.workers)
+    if args.long:
+        from latte_vt.data.synthetic.long_video import run as run_long
+
+        return run_long(args)
+    d = VideoSynthConfig()
+    frames = d.frames if args.frames is None else args.frames
+    size = d.size if args.size is None else args.size
+    cfg = VideoSynthConfig(args.classes, args.n, frames, size, args.seed, args.splits, args.workers)
     try:
         meta_path = write_video_synthetic(args.out, cfg)
     except ValueError as exc:
