@@ -38,7 +38,7 @@ def read_token(path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latte_vt.runtime.serve import ScoringService, require_serve, serve
+    from latte_vt.runtime.serve import MAX_BATCH_EVENTS, ScoringService, require_serve, serve
 
     token = read_token(args.token_file) if args.token_file is not None else None
     if token is None and not is_loopback(args.host):
@@ -50,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:  # fastapi/uvicorn not installed: the message says what to install
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    service = ScoringService(args.bundle, args.state, args.checkpoint_every, args.threads)
+    service = ScoringService(
+        args.bundle, args.state, args.checkpoint_every, args.threads, args.max_batch or MAX_BATCH_EVENTS,
+        args.batch_wait_ms,
+    )  # fmt: skip
     print(f"serve: bundle {service.scorer.bundle_id} ({args.bundle}), state {args.state}", file=sys.stderr)
     serve(service, args.host, args.port, token)
     return 0
@@ -67,6 +70,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=1,
         help="applied events between durable checkpoints (default 1: each request is on disk before its reply)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        help="group commit: most queued events scored and committed together (default 512)",
+    )
+    parser.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=0.0,
+        help="group commit: how long a batch waits for more requests (default 0: it takes those already queued)",
     )
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     parser.add_argument(

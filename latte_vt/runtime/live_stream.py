@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from latte_vt.data.transactions.preprocess import as_utc
 from latte_vt.errors import InputError
-from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
+from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer, event_time
 
 STDIO = "-"
 BATCH = 128  # most lines per micro-batch (from a pipe: only those already there, so an event never waits)
@@ -67,6 +66,7 @@ class StreamSummary:
     events_applied: int = 0
     stopped_by_signal: bool = False
     latencies_s: list[float] = field(default_factory=list)
+    stages: Counter = field(default_factory=Counter)  # seconds: parse, write, commit (the scorer keeps the rest)
 
     def text(self) -> str:
         reasons = ", ".join(f"{k} {n}" for k, n in sorted(self.rejected.items())) or "none"
@@ -325,6 +325,7 @@ class LiveStream:
 
     def _score(self, lines: list[_Line], scores: IO[bytes], rejects: IO[bytes]) -> None:
         """Parse, score and write one micro-batch, in input order."""
+        start = time.perf_counter()
         results: dict[int, float | RejectedEventError] = {}
         for line in lines:
             if not line.text:
@@ -340,7 +341,9 @@ class LiveStream:
                 continue
             line.event = event
         parsed = [x for x in lines if x.event is not None]
+        scoring = time.perf_counter()
         results |= dict(zip([x.number for x in parsed], self.scorer.score_each([x.event for x in parsed]), strict=True))
+        writing = time.perf_counter()
         out, bad = bytearray(), bytearray()
         for line in lines:
             self.summary.lines += 1
@@ -357,15 +360,18 @@ class LiveStream:
             else:
                 self.summary.scored += 1
                 record = {"line": line.number, "event_id": event.get("event_id"), "entity": str(event["entity"])}
-                record |= {"time": as_utc(event["time"]).isoformat(), "score": result}
+                record |= {"time": event_time(event["time"]).isoformat(), "score": result}
                 out += json.dumps(record).encode() + b"\n"
         scores.write(out)
         rejects.write(bad)
         if scores is sys.stdout.buffer:
             scores.flush()  # a consumer on a pipe sees each score at once
+        self.summary.stages["parse"] += scoring - start
+        self.summary.stages["write"] += time.perf_counter() - writing
 
     def _checkpoint(self, scores: IO[bytes], rejects: IO[bytes]) -> None:
         """Scores and rejects on disk first, then states + offsets in one transaction."""
+        start = time.perf_counter()
         for fh in (scores, rejects):
             fh.flush()
             if fh is not sys.stdout.buffer:
@@ -380,6 +386,7 @@ class LiveStream:
             meta["output_offset"] = scores.tell()
         self.scorer.checkpoint(**meta)
         self.summary.checkpoints += 1
+        self.summary.stages["commit"] += time.perf_counter() - start
 
     @contextmanager
     def _signals_stop_the_loop(self) -> Iterator[None]:

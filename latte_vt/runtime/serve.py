@@ -11,23 +11,28 @@
 With a token (``create_app(service, token)``), every endpoint but ``GET /health`` needs
 ``Authorization: Bearer <token>`` (401 otherwise).
 
-One process writes the state (the store refuses a second one); requests are scored one at a time under a
-lock, so an entity's events apply in arrival order.  The states are checkpointed every
-``checkpoint_every`` applied events before the response is sent (default 1: a 200 means the request's
-events are on disk), and on shutdown.  FastAPI and uvicorn are imported only here
-(``pip install "latte-vt[serve]"``); nothing imports torch.
+One process writes the state (the store refuses a second one).  Group commit: concurrent requests queue
+up and one writer thread scores those waiting as one batch, in arrival order (so an entity's events apply
+in the order they arrived, and the outcomes equal one request at a time), with one checkpoint (one
+transaction, one fsync) before any of the batch's replies is sent: with ``checkpoint_every`` 1 (the
+default) a 200 means the request's events are on disk.  The states are also checkpointed on shutdown.
+FastAPI and uvicorn are imported only here (``pip install "latte-vt[serve]"``); nothing imports torch.
 """
 
+import asyncio
 import bisect
 import hmac
 import json
 import math
+import queue
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,8 @@ from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer
 
 MAX_EVENTS_PER_REQUEST = 10_000
 MAX_BODY_BYTES = 16 * 2**20
+MAX_BATCH_EVENTS = 512  # group commit: most events scored and committed together
+INLINE_BODY_BYTES = 64 * 2**10  # smaller bodies are parsed on the event loop, larger ones in a worker thread
 MAX_JSON_DEPTH = 4  # a list of events, an event, and two levels inside an (ignored) value
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
@@ -134,7 +141,7 @@ class Metrics:
             self.latency_counts[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
             self.latency_sum += seconds
 
-    def render(self, events_applied: int, checkpoints: int) -> str:
+    def render(self, events_applied: int, checkpoints: int, batches: int, stages: dict[str, float]) -> str:
         with self._lock:
             lines = [
                 "# HELP latte_vt_requests_total Scoring requests by HTTP status.",
@@ -149,6 +156,12 @@ class Metrics:
                 "# HELP latte_vt_checkpoints_total Durable checkpoints written by this process.",
                 "# TYPE latte_vt_checkpoints_total counter",
                 f"latte_vt_checkpoints_total {checkpoints}",
+                "# HELP latte_vt_batches_total Batches of queued requests scored together (group commit).",
+                "# TYPE latte_vt_batches_total counter",
+                f"latte_vt_batches_total {batches}",
+                "# HELP latte_vt_stage_seconds_total Writer time by stage: validate, state, encode, model, commit.",
+                "# TYPE latte_vt_stage_seconds_total counter",
+                *(f'latte_vt_stage_seconds_total{{stage="{k}"}} {v}' for k, v in sorted(stages.items())),
                 "# HELP latte_vt_request_seconds Time to score a request (checkpoint included).",
                 "# TYPE latte_vt_request_seconds histogram",
             ]
@@ -161,41 +174,85 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+@dataclass
+class _Request:
+    """Events of one request waiting for their batch, and where their outcomes go."""
+
+    events: list[dict[str, Any]]
+    future: Future = field(default_factory=Future)
+
+
 class ScoringService:
-    """The scorer, its durable store, the single-writer lock and the metrics behind the HTTP app.
+    """The scorer, its durable store, the batching writer thread and the metrics behind the HTTP app.
+
+    Group commit: concurrent requests queue up; one writer thread takes those waiting (up to
+    ``max_batch_events`` events, waiting at most ``batch_wait_ms`` for more), scores them in arrival order
+    with one ``score_each`` (one ``step.onnx`` call per wave), checkpoints once (one transaction, one fsync)
+    and only then answers each request.  Outcomes equal scoring the requests one at a time in that order.
 
     Args:
         bundle: a transactions bundle with ``step.onnx``.
         state: the SQLite state file (shared format with ``latte-vt stream``).
-        checkpoint_every: applied events between checkpoints (1 = every request is durable before its reply).
+        checkpoint_every: applied events between checkpoints (1 = every batch is durable before its replies).
         threads: onnxruntime threads.
+        max_batch_events: most events per batch (a request is never split: a larger one forms its own batch).
+        batch_wait_ms: how long a batch waits for more requests (0: it takes those already queued).
     """
 
-    def __init__(self, bundle: str | Path, state: str | Path, checkpoint_every: int = 1, threads: int = 1) -> None:
-        if checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+    def __init__(
+        self,
+        bundle: str | Path,
+        state: str | Path,
+        checkpoint_every: int = 1,
+        threads: int = 1,
+        max_batch_events: int = MAX_BATCH_EVENTS,
+        batch_wait_ms: float = 0.0,
+    ) -> None:
+        if checkpoint_every < 1 or max_batch_events < 1 or batch_wait_ms < 0:
+            raise ValueError(
+                f"need checkpoint_every >= 1, max_batch_events >= 1 and batch_wait_ms >= 0; got {checkpoint_every}, "
+                f"{max_batch_events} and {batch_wait_ms}"
+            )
         self.bundle_path = Path(bundle)
         self.state = Path(state)
         self.scorer = StreamingScorer(bundle, threads=threads, store=state)
         self.checkpoint_every = checkpoint_every
+        self.max_batch_events = max_batch_events
+        self.batch_wait_s = batch_wait_ms / 1e3
         self.metrics = Metrics()
         self.checkpoints = 0
+        self.batches = 0
+        self.commit_seconds: Counter[str] = Counter()
         self._since_checkpoint = 0
-        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_batches, name="latte-vt-serve-writer", daemon=True)
+        self._writer.start()
+
+    def submit(self, events: list[dict[str, Any]]) -> Future:
+        """Queue events for the next batch; the future gets their outcomes once they are applied (and durable,
+        with ``checkpoint_every=1``)."""
+        request = _Request(events)
+        self._queue.put(request)
+        return request.future
 
     def score(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON reply) for a ``POST /score`` body."""
+        """(HTTP status, JSON reply) for a ``POST /score`` body, waiting for its batch."""
         start = time.perf_counter()
         try:
             events = parse_events(body)
         except BadRequestError as exc:
-            self.metrics.observe(exc.status, time.perf_counter() - start, [])
-            return exc.status, {"detail": str(exc)}
-        with self._lock:
-            outcomes = self.scorer.score_each(events)
-            self._since_checkpoint += sum(not isinstance(o, RejectedEventError) for o in outcomes)
-            if self._since_checkpoint >= self.checkpoint_every:
-                self._checkpoint()
+            return self.refused(exc, start)
+        return self.reply(events, self.submit(events).result(), start)
+
+    def refused(self, exc: BadRequestError, start: float) -> tuple[int, dict[str, Any]]:
+        """The reply to a malformed body (counted in the metrics)."""
+        self.metrics.observe(exc.status, time.perf_counter() - start, [])
+        return exc.status, {"detail": str(exc)}
+
+    def reply(
+        self, events: list[dict[str, Any]], outcomes: list[float | RejectedEventError], start: float
+    ) -> tuple[int, dict[str, Any]]:
+        """The reply to scored events (counted in the metrics)."""
         results = [_result(i, event, o) for i, (event, o) in enumerate(zip(events, outcomes, strict=True))]
         self.metrics.observe(200, time.perf_counter() - start, results)
         scored = sum(r["status"] == "scored" for r in results)
@@ -211,18 +268,62 @@ class ScoringService:
         }
 
     def metrics_text(self) -> str:
-        return self.metrics.render(self.scorer.events_applied, self.checkpoints)
+        stages = {**self.scorer.stages, **self.commit_seconds}
+        return self.metrics.render(self.scorer.events_applied, self.checkpoints, self.batches, stages)
 
     def close(self) -> None:
-        """Checkpoint what is pending and release the state file."""
-        with self._lock:
-            self._checkpoint()
-            self.scorer.store.close()
+        """Answer what is queued, checkpoint what is pending and release the state file."""
+        self._queue.put(None)
+        self._writer.join()
+        self._checkpoint()
+        self.scorer.store.close()
+
+    # -- the writer thread -----------------------------------------------------------------------------
+
+    def _write_batches(self) -> None:
+        """Take queued requests as batches until ``close``."""
+        while (first := self._queue.get()) is not None:
+            batch, size = [first], len(first.events)
+            deadline = time.perf_counter() + self.batch_wait_s
+            closing = False
+            while size < self.max_batch_events:
+                try:
+                    wait = deadline - time.perf_counter()
+                    request = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if request is None:
+                    closing = True
+                    break
+                batch.append(request)
+                size += len(request.events)
+            self._score_batch(batch)
+            if closing:
+                return
+
+    def _score_batch(self, batch: list[_Request]) -> None:
+        """Score a batch in arrival order, checkpoint, then hand each request its outcomes."""
+        try:
+            outcomes = self.scorer.score_each([e for request in batch for e in request.events])
+            self._since_checkpoint += sum(not isinstance(o, RejectedEventError) for o in outcomes)
+            if self._since_checkpoint >= self.checkpoint_every:
+                self._checkpoint()
+        except BaseException as exc:  # the requests fail (HTTP 500); the writer goes on
+            for request in batch:
+                request.future.set_exception(exc)
+            return
+        self.batches += 1
+        start = 0
+        for request in batch:
+            request.future.set_result(outcomes[start : start + len(request.events)])
+            start += len(request.events)
 
     def _checkpoint(self) -> None:
+        start = time.perf_counter()
         self.scorer.checkpoint()
         self.checkpoints += 1
         self._since_checkpoint = 0
+        self.commit_seconds["commit"] += time.perf_counter() - start
 
 
 def _result(index: int, event: dict[str, Any], outcome: float | RejectedEventError) -> dict[str, Any]:
@@ -265,7 +366,17 @@ def create_app(service: ScoringService, token: str | None = None):
     @app.post("/score")
     async def score(request: fastapi.Request) -> JSONResponse:
         """Score one event object or a list of them (each entity's events in order)."""
-        status, reply = await run_in_threadpool(service.score, await request.body())
+        start = time.perf_counter()
+        body = await request.body()
+        try:
+            events = (
+                parse_events(body) if len(body) <= INLINE_BODY_BYTES else await run_in_threadpool(parse_events, body)
+            )
+        except BadRequestError as exc:
+            status, reply = service.refused(exc, start)
+            return JSONResponse(reply, status_code=status)
+        outcomes = await asyncio.wrap_future(service.submit(events))
+        status, reply = service.reply(events, outcomes, start)
         return JSONResponse(reply, status_code=status)
 
     @app.get("/health")
@@ -279,9 +390,16 @@ def create_app(service: ScoringService, token: str | None = None):
     return app
 
 
-def serve(service: ScoringService, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> None:
-    """Run the app with uvicorn until SIGINT/SIGTERM (then checkpoint and exit)."""
+def serve(
+    service: ScoringService,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    access_log: bool = False,
+) -> None:
+    """Run the app with uvicorn until SIGINT/SIGTERM (then checkpoint and exit); ``access_log`` logs every request
+    (``GET /metrics`` counts them either way)."""
     app = create_app(service, token)
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
