@@ -1,4 +1,5 @@
-"""Worker process for ``latte-vt bench video``: one (mixer, tokens) encoder forward case -> one JSON line."""
+"""Worker process for ``latte-vt bench video`` and ``long-video``: one (mixer, tokens[, mode]) encoder case -> one
+JSON line. ``mode`` is ``forward`` (default, no autograd) or ``forward_backward`` (the gradient of every weight)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,21 @@ def run_case(spec: dict) -> dict:
     encoder = LatteEncoder(cfg).eval()
     tokens = torch.randn(1, spec["tokens"], spec["dim"])  # (1, N, D)
 
-    @torch.no_grad()
-    def call() -> None:
-        encoder(tokens)
+    backward = spec.get("mode", "forward") == "forward_backward"
 
-    first, peak = peak_memory_of(call, "cpu")
-    times = time_fn(call, "cpu", first, 3, spec["budget_s"])
+    def call() -> None:
+        if backward:
+            encoder(tokens).sum().backward()
+            encoder.zero_grad(set_to_none=True)
+        else:
+            with torch.no_grad():
+                encoder(tokens)
+
+    try:
+        first, peak = peak_memory_of(call, "cpu")
+        times = time_fn(call, "cpu", first, 3, spec["budget_s"])
+    except RuntimeError as exc:  # out of memory is a result
+        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"}
     return {**summarize(times), "peak_bytes": peak, "first_s": first}
 
 

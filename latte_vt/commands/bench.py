@@ -149,6 +149,29 @@ def run_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_long_video(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from latte_vt.bench.long_video import QUICK, LongVideoBenchConfig, run_long_video_bench
+
+    for name in ("steps", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            print(f"error: --{name} must be at least 1", file=sys.stderr)
+            return 2
+    cfg = replace(QUICK if args.quick else LongVideoBenchConfig(), data_dir=args.data_dir)
+    cfg = replace(
+        cfg, **{name: getattr(args, name) for name in ("steps", "threads") if getattr(args, name) is not None}
+    )
+    stem = f"long-video-cpu{'-quick' if args.quick else ''}"
+    json_path = Path(args.json) if args.json else Path("benchmarks") / f"{stem}.json"
+    md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
+    payload = run_long_video_bench(cfg, json_path, md_path)
+    print(f"wrote {json_path} and {md_path}")
+    for text, ok in payload["goals"].items():
+        print(f"{'ok ' if ok else 'MISSED'} {text}")
+    return 0
+
+
 def run_readme(args: argparse.Namespace) -> int:
     from latte_vt.bench.readme import update_readme
 
@@ -246,6 +269,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="a tiny 2-class run, 15-30 steps per model, to check the plumbing (~1 min)"
     )
     video.set_defaults(func=run_video)
+
+    long_video = bench_sub.add_parser(
+        "long-video", help="256-frame clips decided by brief events: Latte vs 16 frames vs softmax, options, scaling"
+    )
+    long_video.add_argument("--json", help="results JSON (default benchmarks/long-video-cpu[-quick].json)")
+    long_video.add_argument("--markdown", help="Markdown table (default: the JSON path with .md)")
+    long_video.add_argument(
+        "--data-dir", default="data/long-video-bench", help="long synthetic set (generated when missing)"
+    )
+    long_video.add_argument("--steps", type=int, help="training steps of every model (default 400; --quick: 4)")
+    long_video.add_argument("--threads", type=int, help="torch threads while training (default 1)")
+    long_video.add_argument(
+        "--quick", action="store_true", help="a tiny run (64-frame clips, 4 steps per model) to check the plumbing"
+    )
+    long_video.set_defaults(func=run_long_video)
 
     readme = bench_sub.add_parser("readme", help="rewrite the README's headline figures from benchmarks/*.json")
     readme.add_argument("--check", action="store_true", help="change nothing; print the diff and exit 1 if it differs")
