@@ -46,6 +46,16 @@ class Block(nn.Module):
         x_t = x_t + self.drop(y)
         return x_t + self.drop(self.mlp(self.norm2(x_t))), (mixer_state, local_state)
 
+    def piece(self, x: Tensor, state: tuple[Any, Tensor | None] | None) -> tuple[Tensor, tuple[Any, Tensor | None]]:
+        """Tokens x (B, T, D) continuing ``state`` -> (B, T, D), the state after them (T calls of ``step``)."""
+        mixer_state, local_state = state if state is not None else (None, None)
+        if self.local is not None:
+            y, local_state = self.local.piece(self.norm1(x), local_state)  # (B, T, D)
+            x = x + y
+        y, mixer_state = self.mixer.piece(self.norm1(x), mixer_state)  # (B, T, D)
+        x = x + self.drop(y)
+        return x + self.drop(self.mlp(self.norm2(x))), (mixer_state, local_state)
+
 
 class LatteEncoder(nn.Module):
     """The shared backbone: tokens (B, T, D) [+ mask (B, T)] -> features (B, T, D) or pooled (B, D).
@@ -118,3 +128,16 @@ class LatteEncoder(nn.Module):
             x_t, state = block.step(x_t, state)
             new_states.append(state)
         return self.norm(x_t), new_states
+
+    def piece(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        """Causal Latte only: a run of tokens (B, T, D) continuing ``states`` (as ``step`` leaves them; None = a
+        new sequence) -> features (B, T, D) and the states after them: a long sequence in bounded memory."""
+        if not self.config.causal or self.config.mixer != "latte":
+            raise ValueError("piece() needs a causal encoder with the latte mixer")
+        self._check_tokens(x, None)
+        states = states if states is not None else [None] * len(self.blocks)
+        new_states = []
+        for block, state in zip(self.blocks, states, strict=True):
+            x, state = block.piece(x, state)
+            new_states.append(state)
+        return self.norm(x), new_states

@@ -45,3 +45,12 @@ class CausalLocalMix(nn.Module):
         window = torch.cat([state, x_t[:, None]], dim=1)  # (B, K, D): the history, then x_t
         out = (window * self.weight.t()[None]).sum(1)  # (B, D)
         return out, window[:, 1:]
+
+    def piece(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Tokens x (B, T, D) after the previous K-1 inputs (B, K-1, D) -> output (B, T, D), next state;
+        equals T calls of ``step``."""
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device, x.dtype)
+        window = torch.cat([state, x], dim=1).transpose(1, 2)  # (B, D, K - 1 + T): the history, then x
+        out = F.conv1d(window, self.weight[:, None, :], groups=self.weight.shape[0])  # (B, D, T)
+        return out.transpose(1, 2), window[:, :, -(self.kernel - 1) :].transpose(1, 2)

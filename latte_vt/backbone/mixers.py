@@ -104,6 +104,25 @@ class LatteMixer(nn.Module):
         y, state = latte_step(q[:, :, 0], k[:, :, 0], v[:, :, 0], state)  # (B, H, Dh)
         return self.out(y.flatten(1)), state  # (B, D)
 
+    def piece(self, x: Tensor, state: LatteState | None) -> tuple[Tensor, LatteState]:
+        """Causal only: tokens x (B, T, D) continuing ``state`` (as ``step`` leaves it; None = a new sequence)
+        -> (B, T, D) and the state after them; equals T calls of ``step``."""
+        q, k = self.latents(x)  # (B, H, T, L)
+        v = split_heads(self.value(x), self.cfg.heads)  # (B, H, T, Dh)
+        rates, T = self.rates(), x.shape[1]
+        if rates is not None:  # piece-local positions; the carried past is one token older than position 0
+            positions = torch.arange(T, device=x.device, dtype=k.dtype)  # (T,)
+            k = k + rates[None, :, None, :] * positions[None, None, :, None]  # (B, H, T, L)
+            if state is not None:
+                state = LatteState(state.S, state.z, state.m - rates[None])
+        if self.exportable:
+            y, state = latte_causal_scan(q, k, v, state=state)
+        else:
+            y, state = latte_causal(q, k, v, state, True, self.cfg.chunk_size, backend=self.cfg.attention_backend)
+        if rates is not None:  # back to step's frame: the newest token at position 0
+            state = LatteState(state.S, state.z, state.m - rates[None] * (T - 1))
+        return self.out(merge_heads(y)), state  # (B, T, D)
+
 
 class KVCache(NamedTuple):
     """Keys and values seen so far (B, H, t, Dh); the softmax baseline's state grows with t."""

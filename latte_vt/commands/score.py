@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from latte_vt.errors import InputError
+from latte_vt.predict.histories import MAX_BATCH_EVENTS
 
 
 def _default_rejects(output: Path) -> Path:
@@ -60,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--schema", help="schema YAML of the input's layout (default: the training schema)")
     parser.add_argument("--rejects", help="where rejected rows go (default: <output stem>.rejects.parquet)")
     parser.add_argument(
-        "--max-batch-events", type=int, default=1 << 16, help="padded events per batch (a longer entity runs alone)"
+        "--max-batch-events",
+        type=int,
+        default=MAX_BATCH_EVENTS,
+        help="padded events per model call; a longer entity is scored in pieces of this many events (carried state)",
     )
     parser.set_defaults(func=run)

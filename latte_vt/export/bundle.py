@@ -21,8 +21,13 @@ from latte_vt import __version__
 from latte_vt.data.video.spec import ClipSpec
 from latte_vt.errors import InputError
 from latte_vt.export import int8
-from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
-from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
+from latte_vt.export.graphs import TransactionGraph, TransactionPieceGraph, TransactionStepGraph, VideoGraph
+from latte_vt.export.onnx_export import (
+    export_piece_graph,
+    export_step_graph,
+    export_transaction_graph,
+    export_video_graph,
+)
 from latte_vt.export.parity import ParityError, transaction_parity, video_parity
 from latte_vt.models.transactions import TransactionScoringModel
 from latte_vt.models.video import VideoClassificationModel
@@ -89,13 +94,14 @@ def export_transaction_bundle(
     int8_events: Any = None,
     real_inputs: tuple | None = None,
 ) -> Path:
-    """model.onnx + step.onnx + preprocessor.json + preprocess.json + manifest.json; with ``int8_events``
+    """model.onnx + step.onnx + piece.onnx + preprocessor.json + preprocess.json + manifest.json; with ``int8_events``
     (labelled validation events, a canonical frame) also model.int8.onnx when its AP drops <= 1 point."""
     model = model.eval().float()
     partial = _start(out, opset, force)
     graphs = {
         "model": export_transaction_graph(TransactionGraph(model), partial / "model.onnx", opset),
         "step": export_step_graph(TransactionStepGraph(model), partial / "step.onnx", opset),
+        "piece": export_piece_graph(TransactionPieceGraph(model), partial / "piece.onnx", opset),
     }
     shutil.copyfile(preprocessor_json, partial / "preprocessor.json")
     spec = {
@@ -110,7 +116,7 @@ def export_transaction_bundle(
         "task": "transactions",
         "opset": opset,
         "graphs": graphs,
-        "files": dict.fromkeys(["model.onnx", "step.onnx", "preprocessor.json", "preprocess.json"]),
+        "files": dict.fromkeys(["model.onnx", "step.onnx", "piece.onnx", "preprocessor.json", "preprocess.json"]),
         "parity": transaction_parity(model, partial, real=real_inputs),
     }
     judge_int8 = None

@@ -4,6 +4,7 @@
   crop and normalisation (``ClipPreprocess``) inside, so the runtime only decodes and samples frames.
 * ``TransactionGraph``: cat (B, T, F_cat) int64, num (B, T, F_num), mask (B, T) bool -> logits (B, T).
 * ``TransactionStepGraph``: one event per entity + ``past_state.*`` -> logit (B,) + ``present_state.*``.
+* ``TransactionPieceGraph``: T events per entity + ``past_state.*`` -> logits (B, T) + ``present_state.*``.
 Causal Latte runs in its scan form here (``LatteEncoder.set_exportable``): plain ops, no cummax.
 """
 
@@ -93,10 +94,38 @@ class TransactionStepGraph(nn.Module):
         shapes = self.part_shapes()
         return [torch.full((batch, *shapes[p]), INITIAL_VALUES[p]) for _ in range(self.depth) for p in self.parts]
 
-    def forward(self, cat_t: Tensor, num_t: Tensor, *flat_states: Tensor) -> tuple[Tensor, ...]:
+    def layer_states(self, flat_states: tuple[Tensor, ...]) -> list[tuple[LatteState, Tensor | None]]:
+        """Flat state tensors (``state_names`` order) -> the model's per-layer (Latte state, local-mix state)."""
         n = len(self.parts)
         layers = [flat_states[n * i : n * i + n] for i in range(self.depth)]
-        states = [(LatteState(*layer[:3]), layer[3] if n > 3 else None) for layer in layers]
-        logit, new_states = self.model.step(cat_t, num_t, states)
-        flat = [t for latte, local in new_states for t in (*latte, *([local] if local is not None else []))]
-        return (logit, *flat)
+        return [(LatteState(*layer[:3]), layer[3] if n > 3 else None) for layer in layers]
+
+    @staticmethod
+    def flat_states(states: list[tuple[LatteState, Tensor | None]]) -> list[Tensor]:
+        """The model's per-layer states -> flat tensors in ``state_names`` order."""
+        return [t for latte, local in states for t in (*latte, *([local] if local is not None else []))]
+
+    def forward(self, cat_t: Tensor, num_t: Tensor, *flat_states: Tensor) -> tuple[Tensor, ...]:
+        logit, new_states = self.model.step(cat_t, num_t, self.layer_states(flat_states))
+        return (logit, *self.flat_states(new_states))
+
+
+class TransactionPieceGraph(TransactionStepGraph):
+    """A run of T events per entity continuing the step states: cat (B, T, F_cat), num (B, T, F_num), past
+    states -> logits (B, T), present states; equals T calls of the step graph (``TransactionScoringModel.piece``).
+    A history longer than a memory budget is scored piece by piece; initial states = a whole history.
+
+    The model is a plain attribute, for the reason given at ``TransactionGraph`` (scan, dynamic batch and time).
+    """
+
+    def __init__(self, model: TransactionScoringModel) -> None:
+        nn.Module.__init__(self)
+        if model.encoder.config.mixer != "latte":
+            raise ValueError(f"piece export needs the latte mixer (constant state), got {model.encoder.config.mixer!r}")
+        object.__setattr__(self, "model", model)
+        self.depth = model.encoder.config.depth
+        model.encoder.set_exportable(True)
+
+    def forward(self, cat: Tensor, num: Tensor, *flat_states: Tensor) -> tuple[Tensor, ...]:
+        logits, new_states = self.model.piece(cat, num, self.layer_states(flat_states))
+        return (logits, *self.flat_states(new_states))

@@ -8,7 +8,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from latte_vt.export.graphs import INITIAL_VALUES, TransactionGraph, TransactionStepGraph, VideoGraph
+from latte_vt.export.graphs import (
+    INITIAL_VALUES,
+    TransactionGraph,
+    TransactionPieceGraph,
+    TransactionStepGraph,
+    VideoGraph,
+)
 
 #: Trace sizes: batch >= 2 and T >= 2, or the exporter freezes the axis to the traced size.
 TRACE_BATCH = 2
@@ -84,27 +90,43 @@ def export_transaction_graph(graph: TransactionGraph, path: Path, opset: int) ->
     }
 
 
-def export_step_graph(graph: TransactionStepGraph, path: Path, opset: int) -> dict:
-    """step.onnx: one event per entity with past_state.* in, logit and present_state.* out; batch dynamic."""
+def _export_stateful(graph: TransactionStepGraph, path: Path, opset: int, time: int | None) -> dict:
+    """A graph with past_state.* in and present_state.* out: one event per entity (``time`` None: cat (B, F_cat)
+    -> logit (B,)) or a run of events (cat (B, T, F_cat) -> logits (B, T)); batch (and time) dynamic."""
     model = graph.model
     n_cat, n_num = len(model.tokenizer.vocab_sizes), model.tokenizer.num_numeric
+    lead = (TRACE_BATCH,) if time is None else (TRACE_BATCH, time)
     states = graph.initial_states(TRACE_BATCH)
-    args = (torch.ones(TRACE_BATCH, n_cat, dtype=torch.int64), torch.zeros(TRACE_BATCH, n_num), *states)
+    args = (torch.ones(*lead, n_cat, dtype=torch.int64), torch.zeros(*lead, n_num), *states)
     B = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    axes = {0: B} if time is None else {0: B, 1: torch.export.Dim("time", min=2, max=MAX_TIME)}
     past, present = graph.state_names("past_state"), graph.state_names("present_state")
-    dynamic = ({0: B}, {0: B}, tuple({0: B} for _ in states))  # *flat_states is one argument to the exporter
-    _export(graph, args, path, ["cat", "num", *past], ["logit", *present], dynamic, opset)
+    dynamic = (axes, axes, tuple({0: B} for _ in states))  # *flat_states is one argument to the exporter
+    out = "logit" if time is None else "logits"
+    _export(graph, args, path, ["cat", "num", *past], [out, *present], dynamic, opset)
     shapes = {part: ["batch", *shape] for part, shape in graph.part_shapes().items()}
     state_io = {name: {"dtype": "float32", "shape": shapes[name.rsplit(".", 1)[1]]} for name in past}
+    events = ["batch"] if time is None else ["batch", "time"]
     return {
         "inputs": {
-            "cat": {"dtype": "int64", "shape": ["batch", n_cat]},
-            "num": {"dtype": "float32", "shape": ["batch", n_num]},
+            "cat": {"dtype": "int64", "shape": [*events, n_cat]},
+            "num": {"dtype": "float32", "shape": [*events, n_num]},
             **state_io,
         },
         "outputs": {
-            "logit": {"dtype": "float32", "shape": ["batch"]},
+            out: {"dtype": "float32", "shape": events},
             **{n.replace("past_", "present_"): v for n, v in state_io.items()},
         },
         "initial_state": {part: INITIAL_VALUES[part] for part in graph.parts},
     }
+
+
+def export_step_graph(graph: TransactionStepGraph, path: Path, opset: int) -> dict:
+    """step.onnx: one event per entity with past_state.* in, logit and present_state.* out; batch dynamic."""
+    return _export_stateful(graph, path, opset, time=None)
+
+
+def export_piece_graph(graph: TransactionPieceGraph, path: Path, opset: int) -> dict:
+    """piece.onnx: T events per entity with past_state.* in (step.onnx's states), logits (B, T) and
+    present_state.* out; batch and time dynamic (T >= 1 runs; traced at T = 37)."""
+    return _export_stateful(graph, path, opset, time=37)

@@ -27,7 +27,8 @@ def _session(path: Path):
 
 def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0, real: tuple | None = None) -> dict:
     """model.onnx vs torch at batch/time sizes other than the traced (2, 37), a stress input, real
-    encoded histories when given (cat, num, mask arrays), and step.onnx over every event vs model.onnx."""
+    encoded histories when given (cat, num, mask arrays), step.onnx over every event and piece.onnx over pieces
+    vs model.onnx."""
     model.encoder.set_exportable(False)  # the reference is the training-time chunked path
     g = torch.Generator().manual_seed(seed)
     vocab, n_num = model.tokenizer.vocab_sizes, model.tokenizer.num_numeric
@@ -75,7 +76,7 @@ def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0
     cat = torch.stack([torch.randint(1, v, (B, T), generator=g) for v in vocab], dim=-1).numpy()
     num = torch.randn(B, T, n_num, generator=g).numpy()
     (whole,) = full.run(None, {"cat": cat, "num": num, "mask": np.ones((B, T), dtype=bool)})
-    states = [s.numpy() for s in TransactionStepGraph(model).initial_states(B)]
+    states = initial = [s.numpy() for s in TransactionStepGraph(model).initial_states(B)]
     names = [i.name for i in step.get_inputs()]
     stepped = []
     for t in range(T):
@@ -85,10 +86,27 @@ def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0
     result = {
         "full": checks,
         "step_vs_full": {"batch": B, "time": T, "max_abs_diff": step_diff, "ok": step_diff <= STEP_TOL},
+        "piece_vs_full": _piece_parity(root, cat, num, whole, initial),
         "tolerances": {"full": FULL_TOL, "step": STEP_TOL},
     }
-    result["ok"] = all(c["ok"] for c in checks) and result["step_vs_full"]["ok"]
+    result["ok"] = all(c["ok"] for c in checks) and result["step_vs_full"]["ok"] and result["piece_vs_full"]["ok"]
     return result
+
+
+def _piece_parity(root: Path, cat: np.ndarray, num: np.ndarray, whole: np.ndarray, states: list[np.ndarray]) -> dict:
+    """piece.onnx over pieces of 1, 15 and the rest of the events, each continuing the last one's states (from
+    the initial ``states``), vs model.onnx over the whole histories: ``whole`` (B, T) logits."""
+    piece = _session(root / "piece.onnx")
+    names = [i.name for i in piece.get_inputs()]
+    B, T = whole.shape
+    sizes, got, start = [1, 15, T - 16], [], 0
+    for size in sizes:
+        part = slice(start, start + size)
+        logits, *states = piece.run(None, dict(zip(names, [cat[:, part], num[:, part], *states], strict=True)))
+        got.append(logits)
+        start += size
+    diff = float(np.abs(np.concatenate(got, 1) - whole).max())
+    return {"batch": B, "time": T, "pieces": sizes, "max_abs_diff": diff, "ok": diff <= FULL_TOL}
 
 
 def video_parity(graph: VideoGraph, graph_path: Path, seed: int = 0, real: list[np.ndarray] | None = None) -> dict:

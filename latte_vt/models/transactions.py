@@ -35,3 +35,9 @@ class TransactionScoringModel(nn.Module):
         """One event per entity: cat_t (B, F_cat), num_t (B, F_num) -> (B,) logits and new states."""
         features, states = self.encoder.step(self.tokenizer(cat_t, num_t), states)  # (B, D)
         return self.head(features).squeeze(-1), states
+
+    def piece(self, cat: Tensor, num: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        """A run of events per entity continuing ``states`` (as ``step`` leaves them; None = no past):
+        cat (B, T, F_cat), num (B, T, F_num) -> (B, T) logits and the states after them."""
+        features, states = self.encoder.piece(self.tokenizer(cat, num), states)  # (B, T, D)
+        return self.head(features).squeeze(-1), states

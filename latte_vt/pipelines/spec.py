@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from latte_vt.errors import InputError
+from latte_vt.predict.histories import MAX_BATCH_EVENTS
 
 JOBS = ("score-transactions", "classify-videos")
 ENGINES = ("local", "ray")
@@ -87,12 +88,13 @@ class ScoreOptions:
         schema: schema YAML of the input's layout (default: the model's training schema).
         shards: hash buckets of the entity id; each entity's whole history is scored in one bucket,
             and one bucket's events must fit in a worker's memory (raise it for bigger inputs).
-        max_batch_events: padded events per model call (a longer history runs alone).
+        max_batch_events: padded events per model call; a longer history is scored alone in pieces of this many
+            events, carrying the model's state.
     """
 
     schema: str | None = None
     shards: int = 16
-    max_batch_events: int = 1 << 16
+    max_batch_events: int = MAX_BATCH_EVENTS
 
     def __post_init__(self) -> None:
         _at_least("options.shards", self.shards, 1)

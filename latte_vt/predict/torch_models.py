@@ -56,5 +56,17 @@ class TorchEventModel:
         self.device = torch.device(device)
         self.model = loaded.module.model.eval().to(self.device)
 
+        if not hasattr(self.model, "piece"):  # a baseline without carried state: long histories run whole
+            self.piece_logits = None
+
     def logits(self, cat: np.ndarray, num: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return module_logits(self.model, cat, num, mask)  # (B, T)
+
+    @torch.inference_mode()
+    def piece_logits(self, cat: np.ndarray, num: np.ndarray, states: list | None) -> tuple[np.ndarray, list]:
+        """``TransactionScoringModel.piece``: cat (B, T, F_cat), num (B, T, F_num) continuing ``states`` (None =
+        no past) -> logits (B, T) and the states after them."""
+        logits, states = self.model.piece(
+            torch.from_numpy(cat).to(self.device), torch.from_numpy(num).to(self.device), states
+        )
+        return logits.float().cpu().numpy(), states

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from latte_vt.predict.histories import score_histories
+from latte_vt.predict.histories import MAX_BATCH_EVENTS, PieceLogits, score_histories
 from latte_vt.predict.source import ModelKind, model_kind
 from latte_vt.runtime.bundle import Bundle
 
@@ -28,6 +28,7 @@ class EventModel(Protocol):
 
     preprocessor: FittedPreprocessor
     schema: EventSchema
+    piece_logits: PieceLogits | None  # a run of events continuing carried states (None: the model has none)
 
     def logits(self, cat: np.ndarray, num: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """cat (B, T, F_cat) int64, num (B, T, F_num) float32, mask (B, T) bool -> logits (B, T)."""
@@ -41,8 +42,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def encoded_arrays(encoded: pl.DataFrame, pre: FittedPreprocessor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An encoded frame (grouped by entity, in time order) -> cat (N, F_cat) int64, num (N, F_num) float32,
     lengths (E,) of the entities' histories in order."""
-    cat = encoded.select(pre.cat_columns).to_numpy().astype(np.int64)
-    num = encoded.select(pre.num_columns).to_numpy().astype(np.float32)
+    cat = encoded.select(pre.cat_columns).to_numpy(order="c").astype(np.int64, copy=False)  # (N, F_cat)
+    num = encoded.select(pre.num_columns).to_numpy(order="c").astype(np.float32, copy=False)  # (N, F_num)
     lengths = encoded.group_by("entity", maintain_order=True).len()["len"].to_numpy()
     return cat, num, lengths
 
@@ -52,7 +53,8 @@ class TransactionScorer:
 
     Args:
         model: a bundle directory (or ``Bundle``), run with onnxruntime, or a ``.ckpt`` file, run with torch.
-        max_batch_events: padded events per model call (a longer entity runs alone).
+        max_batch_events: padded events per model call; a longer entity is scored alone in pieces of this many
+            events, carrying the model's state (bounded memory for any length).
         threads: intra-op threads (onnxruntime or torch).
         precision: ``fp32`` or ``int8`` (bundles with ``model.int8.onnx`` only).
         device: torch device for checkpoints.
@@ -66,7 +68,7 @@ class TransactionScorer:
     def __init__(
         self,
         model: Bundle | str | Path,
-        max_batch_events: int = 1 << 16,
+        max_batch_events: int = MAX_BATCH_EVENTS,
         threads: int | None = None,
         precision: str = "fp32",
         device: str = "cpu",
@@ -104,7 +106,8 @@ class TransactionScorer:
         if encoded.height == 0:
             return np.empty(0, dtype=np.float32)
         cat, num, lengths = encoded_arrays(encoded, self.preprocessor)
-        logits = score_histories(self.model.logits, cat, num, lengths, self.max_batch_events, progress)
+        piece = self.model.piece_logits
+        logits = score_histories(self.model.logits, cat, num, lengths, self.max_batch_events, progress, piece)
         return sigmoid(logits)
 
     def score(self, events: Any, rejects_path: str | Path | None = None, progress: bool = False) -> pl.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any
 from latte_vt.errors import InputError
 
 FORMAT = "latte-vt-bundle"
-FORMAT_VERSION = 2  # 2: video model.onnx takes frames at any resolution (resize and crop inside)
+FORMAT_VERSION = 3  # 2: video model.onnx takes any resolution; 3: transactions bundles have piece.onnx
 SUPPORTED_OPSETS = range(18, 24)  # what the exporter writes and onnxruntime >= 1.20 runs
 
 

@@ -26,6 +26,7 @@ def test_manifest_records_files_graphs_and_parity(bundle_dir):
     assert set(manifest["files"]) - {"model.int8.onnx"} == {
         "model.onnx",
         "step.onnx",
+        "piece.onnx",
         "preprocessor.json",
         "preprocess.json",
     }
@@ -33,6 +34,8 @@ def test_manifest_records_files_graphs_and_parity(bundle_dir):
     assert [c["input"] for c in manifest["parity"]["full"] if "input" in c] == ["real validation events"]
     assert manifest["parity"]["step_vs_full"]["max_abs_diff"] <= 1e-5
     assert "past_state.0.S" in manifest["graphs"]["step"]["inputs"]
+    assert manifest["parity"]["piece_vs_full"]["ok"] and manifest["parity"]["piece_vs_full"]["pieces"][0] == 1
+    assert manifest["graphs"]["piece"]["inputs"].keys() == manifest["graphs"]["step"]["inputs"].keys()
     assert manifest["opset"] == 18 and manifest["versions"]["torch"] == torch.__version__
 
 
