@@ -2,11 +2,15 @@
 
 * ``stream``: ``latte-vt stream``'s loop (JSON parse, features, step.onnx, JSON out, SQLite checkpoints
   every 1000 lines with fsync) over a JSONL file: events/s, and per-event latency (from the start of the
-  event's micro-batch to its score written; checkpoints included), at the default micro-batch (128) and
-  one event at a time (what a pipe with one event in flight gets).
-* ``serve``: a real ``latte-vt serve`` (uvicorn, checkpoint before every reply) on 127.0.0.1 under a
-  bounded load: a fixed number of concurrent clients, one event per request, each client owning its
-  entities (so each entity's events arrive in order): p50/p99 per request and requests/s.
+  event's micro-batch to its score written; checkpoints included), at the default micro-batch (``BATCH``)
+  and one event at a time (what a pipe with one event in flight gets).
+* ``serve``: a real ``latte-vt serve`` (uvicorn, group commit: one checkpoint before the replies of each
+  batch of concurrent requests) on 127.0.0.1 under a bounded load: a fixed number of concurrent clients,
+  one event per request, each client owning its entities (so each entity's events arrive in order):
+  p50/p99 per request and requests/s.
+* where the time goes: microseconds per event (serve: per request) in each stage (parse, validate, state,
+  encode, model, write, commit; the rest of the wall time as ``other``: the loop, or HTTP for serve), beside
+  ``step.onnx`` alone (``model_only_events_per_s``, one entity per row, as many rows as a wave can hold).
 * baseline, the naive alternative: for each event, encode its features (as the stream does) and run
   ``model.onnx`` over the entity's whole history so far, keeping the last score (what a scorer without a
   recurrent state must do).  It reads the history's features from memory and writes no state, so it is
@@ -20,6 +24,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,8 +40,10 @@ from latte_vt.data.transactions.preprocess import FittedPreprocessor
 from latte_vt.predict.histories import pad_left
 from latte_vt.predict.transactions import sigmoid
 from latte_vt.runtime.bundle import Bundle
+from latte_vt.runtime.live_stream import BATCH
 
 ENTITIES = 200
+STAGES = ("parse", "validate", "state", "encode", "model", "write", "commit")  # where an event's time goes
 SINGLE_EVENTS = 2000  # events streamed one at a time (slow path) and re-encoded by the baseline
 SERVE_CLIENTS = 4
 SERVE_REQUESTS = 2000
@@ -90,6 +97,7 @@ def measure_stream(bundle_dir: Path, source: Path, workdir: Path, batch: int | N
     finally:
         scorer.store.close()
     p50, p99 = _percentiles_ms(summary.latencies_s)
+    stages = {**summary.stages, **scorer.stages}
     return {
         "events": summary.scored,
         "rejected": sum(summary.rejected.values()),
@@ -97,8 +105,37 @@ def measure_stream(bundle_dir: Path, source: Path, workdir: Path, batch: int | N
         "p50_ms": p50,
         "p99_ms": p99,
         "checkpoints": summary.checkpoints,
+        "us_per_event": _breakdown(stages, summary.seconds, summary.scored),
+        "model_in_run_events_per_s": summary.scored / stages["model"],
         "scores": out,
     }
+
+
+def _breakdown(stages: dict[str, float], wall_s: float, count: int) -> dict[str, float]:
+    """Microseconds per event (or request) in each stage, in ``STAGES`` order, and ``other``: the wall time
+    per item that no stage accounts for (the loop itself; for serve, HTTP)."""
+    out = {stage: stages.get(stage, 0.0) / count * 1e6 for stage in STAGES}
+    out["other"] = wall_s / count * 1e6 - sum(out.values())
+    return out
+
+
+def measure_step_only(bundle_dir: Path, rows: int, seconds: float = 1.0) -> dict:
+    """step.onnx alone on ``rows`` entities per call (fresh states, unknown ids, zero features): events/s."""
+    from latte_vt.runtime.streaming import StreamingScorer
+
+    scorer = StreamingScorer(bundle_dir)
+    layout = scorer.layout
+    feed = {
+        "cat": np.ones((rows, len(scorer.preprocessor.cat_columns)), dtype=np.int64),
+        "num": np.zeros((rows, len(scorer.preprocessor.num_columns)), dtype=np.float32),
+    }
+    states = zip(layout.names, layout.shapes, layout.initial, strict=True)
+    feed |= {name: np.full((rows, *shape), value, np.float32) for name, shape, value in states}
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        scorer.session.run(None, feed)
+        calls += 1
+    return {"rows_per_call": rows, "events_per_s": calls * rows / (time.perf_counter() - start)}
 
 
 def measure_window_reencode(bundle_dir: Path, events: list[dict], stream_scores: Path, count: int) -> dict:
@@ -196,6 +233,9 @@ def measure_serve(bundle_dir: Path, events: list[dict], workdir: Path, clients: 
             for t in threads:
                 t.join()
             wall = time.perf_counter() - began
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/metrics")
+            metrics = conn.getresponse().read().decode()
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
@@ -203,7 +243,19 @@ def measure_serve(bundle_dir: Path, events: list[dict], workdir: Path, clients: 
         raise RuntimeError(f"{len(failures)} serve requests failed, e.g. {failures[0]}")
     flat = [x for per in latencies for x in per]
     p50, p99 = _percentiles_ms(flat)
-    return {"requests": len(flat), "clients": clients, "requests_per_s": len(flat) / wall, "p50_ms": p50, "p99_ms": p99}
+    stages = {
+        m[1]: float(m[2]) for m in re.finditer(r'^latte_vt_stage_seconds_total\{stage="(\w+)"\} (\S+)$', metrics, re.M)
+    }
+    batches = float(re.search(r"^latte_vt_batches_total (\S+)$", metrics, re.M).group(1))
+    return {
+        "requests": len(flat),
+        "clients": clients,
+        "requests_per_s": len(flat) / wall,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "requests_per_batch": len(flat) / max(batches, 1),
+        "us_per_request": _breakdown(stages, wall, len(flat)),
+    }
 
 
 def measure_live(bundle_dir: Path, workdir: Path, n_events: int = 20000) -> dict:
@@ -225,6 +277,7 @@ def measure_live(bundle_dir: Path, workdir: Path, n_events: int = 20000) -> dict
     baseline = measure_window_reencode(bundle_dir, events, batched.pop("scores"), single_n)
     single.pop("scores")
     served = measure_serve(bundle_dir, events, workdir, SERVE_CLIENTS, min(SERVE_REQUESTS, n_events))
+    step_only = measure_step_only(bundle_dir, min(BATCH, ENTITIES))  # a wave holds each entity at most once
     return {
         "events": n_events,
         "entities": ENTITIES,
@@ -240,7 +293,15 @@ def measure_live(bundle_dir: Path, workdir: Path, n_events: int = 20000) -> dict
         "window_reencode_events_per_s": baseline["events_per_s"],
         "window_reencode_p50_ms": baseline["p50_ms"],
         "window_reencode_p99_ms": baseline["p99_ms"],
-        "details": {"stream": batched, "stream_single": single, "serve": served, "window_reencode": baseline},
+        "model_only_events_per_s": step_only["events_per_s"],
+        "stream_vs_model_only": batched["events_per_s"] / step_only["events_per_s"],
+        "details": {
+            "stream": batched,
+            "stream_single": single,
+            "serve": served,
+            "window_reencode": baseline,
+            "step_only": step_only,
+        },
         "cpu_count": os.cpu_count(),
         "load_average_1m_at_start": load,
     }
@@ -273,7 +334,7 @@ def render_markdown(payload: dict) -> str:
 
     r, d = payload["results"], payload["results"]["details"]
     rows = [
-        ["stream, micro-batch 128 (file)", f"{r['stream_events_per_s']:,.0f}", f"{r['stream_p50_ms']:.2f}",
+        [f"stream, micro-batches of {BATCH} (file)", f"{r['stream_events_per_s']:,.0f}", f"{r['stream_p50_ms']:.2f}",
          f"{r['stream_p99_ms']:.2f}", f"{d['stream']['events']:,}"],
         ["stream, one event at a time", f"{r['stream_single_events_per_s']:,.0f}", f"{r['stream_single_p50_ms']:.2f}",
          f"{r['stream_single_p99_ms']:.2f}", f"{d['stream_single']['events']:,}"],
@@ -290,9 +351,35 @@ def render_markdown(payload: dict) -> str:
         f"{payload['bundle']}; {r['events']:,} synthetic events over {r['entities']} entities.\n\n"
         f"{table}\n\n"
         "Stream and serve include JSON parsing, features, step.onnx and durable SQLite state (stream: a checkpoint "
-        "with fsync every 1000 lines; serve: before every reply). Latency is from the start of the event's "
-        "micro-batch (or request) to its score written. The baseline encodes the new event's features but reads "
-        f"the history's from memory and keeps no state; its scores equal the stream's to {diff:.1e}.\n"
+        "with fsync every 1000 lines; serve: group commit, one checkpoint before the replies of each batch of "
+        f"concurrent requests, {d['serve']['requests_per_batch']:.1f} requests per batch here). Latency is from the "
+        "start of the event's micro-batch (or request) to its score written. The baseline encodes the new event's "
+        "features but reads the history's from memory and keeps no state; its scores equal the stream's to "
+        f"{diff:.1e}.\n\n{render_breakdown(r)}"
+    )
+
+
+def render_breakdown(r: dict) -> str:
+    """The 'where the time goes' table: microseconds per event (serve: per request) by stage, and the model alone."""
+    from latte_vt.bench.report import markdown_table
+
+    d = r["details"]
+    columns = [d["stream"]["us_per_event"], d["stream_single"]["us_per_event"], d["serve"]["us_per_request"]]
+    rows = [[stage, *(f"{c[stage]:.1f}" for c in columns)] for stage in (*STAGES, "other")]
+    rows.append(["total (wall / events)", *(f"{sum(c.values()):.1f}" for c in columns)])
+    table = markdown_table(
+        ["stage", "stream, micro-batch µs/event", "one at a time µs/event", "serve µs/request"], rows
+    )
+    step = d["step_only"]
+    return (
+        f"## Where the time goes\n\n{table}\n\nparse: JSON in; validate: fields, times, late events; state: "
+        "loading, gathering and scattering entity states; encode: features (numpy); model: step.onnx; write: JSON "
+        "out; commit: fsync of the outputs and the SQLite checkpoint; other: the rest of the wall time per event "
+        "(the loop; for serve, HTTP, uvicorn and the client). serve's stages are the writer thread's, per request. "
+        f"The model alone (step.onnx, {step['rows_per_call']} entities per call): "
+        f"{r['model_only_events_per_s']:,.0f} events/s; the micro-batched stream runs at "
+        f"{r['stream_vs_model_only']:.2f}x that (in the stream, the model stage alone: "
+        f"{d['stream']['model_in_run_events_per_s']:,.0f} events/s).\n"
     )
 
 

@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rejects", help="rejected lines with reasons (default <output stem>.rejects.jsonl)")
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="lines between durable checkpoints")
     parser.add_argument(
-        "--batch", type=int, help="most lines per micro-batch (default 128; from stdin, only those already there)"
+        "--batch", type=int, help="most lines per micro-batch (default 512; from stdin, only those already there)"
     )
     parser.add_argument(
         "--input-start-offset",

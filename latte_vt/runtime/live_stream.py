@@ -39,7 +39,7 @@ from latte_vt.errors import InputError
 from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer, event_time
 
 STDIO = "-"
-BATCH = 128  # most lines per micro-batch (from a pipe: only those already there, so an event never waits)
+BATCH = 512  # most lines per micro-batch (from a pipe: only those already there, so an event never waits)
 RAW_CHARS = 2000  # how much of a rejected line the rejects file keeps
 JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
@@ -153,7 +153,7 @@ class LiveStream:
         output: the scores file (JSONL) or ``"-"`` for standard output.
         rejects: the rejects file (JSONL).
         checkpoint_every: lines between checkpoints.
-        batch_size: most lines per micro-batch (default 128); from standard input only those already there.
+        batch_size: most lines per micro-batch (default 512); from standard input only those already there.
         input_start_offset: standard input only: the byte offset of the original stream where the replay
             begins (default: the recorded offset, i.e. the producer replays exactly from there).
         record_latency: keep each event's seconds from being read to its score written (checkpoints included).

@@ -2,7 +2,7 @@
 
 import pytest
 
-from latte_vt.bench.live import measure_live
+from latte_vt.bench.live import STAGES, measure_live, render_breakdown
 
 
 @pytest.mark.slow
@@ -15,3 +15,8 @@ def test_measure_live_reports_stream_serve_and_the_baseline(transaction_bundle, 
     assert details["stream"]["events"] == details["serve"]["requests"] == 400
     assert details["stream"]["rejected"] == 0 and details["stream"]["checkpoints"] >= 1
     assert details["window_reencode"]["max_abs_diff_vs_stream"] <= 1e-5  # the naive path gives the same scores
+    assert results["model_only_events_per_s"] > 0 and details["serve"]["requests_per_batch"] >= 1
+    for breakdown in (details["stream"]["us_per_event"], details["serve"]["us_per_request"]):
+        assert set(breakdown) == {*STAGES, "other"}
+        assert breakdown["model"] > 0 and breakdown["encode"] > 0 and breakdown["commit"] > 0
+    assert "| model |" in render_breakdown(results)

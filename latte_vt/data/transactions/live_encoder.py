@@ -27,7 +27,7 @@ from latte_vt.data.transactions.history import (
     value_bucket,
 )
 from latte_vt.data.transactions.load import NULL_CATEGORY
-from latte_vt.data.transactions.preprocess import UNKNOWN_ID, FittedPreprocessor
+from latte_vt.data.transactions.preprocess import UNKNOWN_ID, FittedPreprocessor, as_utc
 
 US = 1_000_000
 DAY_S = 86_400
@@ -106,11 +106,11 @@ class LiveEncoder:
     def encode(
         self, event: Mapping[str, Any], past: EntityHistory | None = None
     ) -> tuple[np.ndarray, np.ndarray, EntityHistory]:
-        """One live event and its entity's history (None = no events yet) -> cat (n_cat,) int64, num (n_num,)
-        float32, the entity's next history."""
+        """One live event (``time`` a datetime or an ISO 8601 string) and its entity's history (None = no events
+        yet) -> cat (n_cat,) int64, num (n_num,) float32, the entity's next history."""
         fields = len(self.preprocessor.history_fields)
         columns = HistoryColumns.from_histories([past or self.preprocessor.new_history()], fields)
-        cat, num, after = self.encode_batch([event], columns)
+        cat, num, after = self.encode_batch([{**event, "time": as_utc(event["time"])}], columns)
         return cat[0], num[0], after.history(0)
 
     def encode_batch(
