@@ -147,7 +147,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=int, default=5, help="labels per clip (default 5)")
     parser.add_argument("--output", help="write predictions to a .json or .csv file")
     parser.add_argument("--num-clips", type=int, help="views per file (default: the model's setting)")
-    parser.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="files per model call; with --windows: windows per call (default 8)"
+    )
     long = parser.add_argument_group(
         "long files",
         "sample frames across the whole file instead of the model's clips; decoded in chunks at model size, "

@@ -83,17 +83,20 @@ class VideoClassifier:
             sampling.check(self.spec)
         self.sampling = sampling
 
-    def view_probabilities(self, views: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def view_probabilities(self, views: Sequence[np.ndarray], per_call: int | None = None) -> list[np.ndarray]:
         """Class probabilities (V_i, C) of each view of each file; ``views[i]`` is (V_i, T, H, W, 3).
 
-        Files of the same clip shape share one model call; other shapes run separately."""
+        Files of the same clip shape share model calls of at most ``per_call`` views (None: one call);
+        other shapes run separately."""
         out: list[np.ndarray | None] = [None] * len(views)
         shapes: dict[tuple[int, ...], list[int]] = {}
         for i, v in enumerate(views):
             shapes.setdefault(v.shape[1:], []).append(i)
         for members in shapes.values():
             batch = np.concatenate([views[i] for i in members])  # (ΣV, T, H, W, 3)
-            probs = softmax(self.model.logits(batch))  # (ΣV, C)
+            step = per_call or len(batch)
+            logits = [self.model.logits(batch[s : s + step]) for s in range(0, len(batch), step)]  # (≤step, C) each
+            probs = softmax(np.concatenate(logits))  # (ΣV, C)
             bounds = np.cumsum([0, *(len(views[i]) for i in members)])
             for i, start, end in zip(members, bounds[:-1], bounds[1:], strict=True):
                 out[i] = probs[start:end]
@@ -129,11 +132,13 @@ class VideoClassifier:
         frames = int(views.shape[0] * views.shape[1])
         return ClipPrediction(path, labels, probs, frames, windows=windows)
 
-    def predict(self, source: str | Path | np.ndarray, top_k: int = 5) -> ClipPrediction:
-        """One file or frame array (T, H, W, 3) uint8; a file that cannot be read raises ``VideoReadError``."""
+    def predict(self, source: str | Path | np.ndarray, top_k: int = 5, batch_size: int = 8) -> ClipPrediction:
+        """One file or frame array (T, H, W, 3) uint8 (``batch_size`` windows per model call); a file that
+        cannot be read raises ``VideoReadError``."""
         views, footage = self._decode(source)
         path = "<frames>" if isinstance(source, np.ndarray) else str(source)
-        return self._prediction(path, self.view_probabilities([views])[0], views, footage, top_k)
+        probs = self.view_probabilities([views], batch_size if footage is not None else None)[0]  # (V, C)
+        return self._prediction(path, probs, views, footage, top_k)
 
     def classify(
         self,
@@ -143,8 +148,8 @@ class VideoClassifier:
         probe_timeout_s: float | None = 10.0,
         progress: bool = True,
     ) -> list[ClipPrediction]:
-        """One ``ClipPrediction`` per file, in order; ``batch_size`` files per model call (one with footage
-        sampling, so only one file's frames are held at a time). With ``probe_timeout_s`` each file is
+        """One ``ClipPrediction`` per file, in order; ``batch_size`` files per model call (with footage
+        sampling: one file at a time, ``batch_size`` windows per call). With ``probe_timeout_s`` each file is
         first test-decoded in a subprocess (a file that hangs the decoder is failed at ``probe``, not
         waited for); a file that fails to decode is failed at ``load``."""
         from tqdm import tqdm
@@ -166,19 +171,20 @@ class VideoClassifier:
         decoded: list[tuple[str, np.ndarray, Footage | None]] = []
 
         def flush() -> None:
-            probs = self.view_probabilities([views for _, views, _ in decoded])
+            per_call = batch_size if self.sampling is not None else None
+            probs = self.view_probabilities([views for _, views, _ in decoded], per_call)
             for (path, views, footage), p in zip(decoded, probs, strict=True):
                 rows[path] = self._prediction(path, p, views, footage, top_k)
             decoded.clear()
 
         todo = [p for p in paths if p not in rows]
-        per_call = 1 if self.sampling is not None else batch_size
+        files_per_call = 1 if self.sampling is not None else batch_size
         for path in tqdm(todo, desc="classify", unit="clip", disable=not progress or len(todo) < 2):
             try:
                 decoded.append((path, *self._decode(path)))
             except VideoReadError as exc:
                 rows[path] = ClipPrediction.failed(path, "load", exc.reason)
-            if len(decoded) >= per_call:
+            if len(decoded) >= files_per_call:
                 flush()
         if decoded:
             flush()
