@@ -40,15 +40,17 @@ def run(args: argparse.Namespace) -> int:
         scorer.schema = load_schema(args.schema)
     scores = scorer.score(args.inputs, rejects_path=rejects, progress=True)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".parquet":
-        scores.write_parquet(output)
-    else:
-        scores.write_csv(output)
+    with scorer.stages.stage("write"):
+        if output.suffix.lower() == ".parquet":
+            scores.write_parquet(output)
+        else:
+            scores.write_csv(output)
     seconds = time.perf_counter() - began
     print(scorer.last_report.summary())
     rate = scores.height / max(seconds, 1e-9)
     engine = "onnxruntime" if scorer.kind == "bundle" else "torch"
     print(f"scored {scores.height} events with {engine} in {seconds:.1f} s ({rate:.0f} events/s) -> {output}")
+    print(f"time by stage: {scorer.stages.summary()}")
     return 0
 
 

@@ -87,23 +87,26 @@ def fingerprint(spec: JobSpec) -> dict[str, Any]:
 
 
 def run_shard(spec: JobSpec, shard: Shard) -> tuple[pl.DataFrame, pl.DataFrame, ShardResult]:
-    """Validate, encode and score one bucket of entities: (scores, rejects, counts)."""
+    """Validate, encode and score one bucket of entities: (scores, rejects, counts and seconds per stage)."""
     import polars as pl
 
     from latte_vt.data.transactions import scan_events
     from latte_vt.data.transactions.validate import validate_events
+    from latte_vt.predict.stages import StageTimes
 
     model = event_model(spec.model, spec.options.max_batch_events)
+    model.stages = stages = StageTimes()
     schema = _schema(spec)
-    lf, _ = scan_events(list(spec.input), schema, with_label=False)
-    bucket = lf.filter(_bucket(spec.options.shards) == shard.index).collect(engine="streaming")
-    validated = validate_events(bucket.lazy(), schema, with_label=False)  # puts rows back in input order
-    encoded = model.preprocessor.transform(validated.events)
+    with stages.stage("read_validate"):
+        lf, _ = scan_events(list(spec.input), schema, with_label=False)
+        bucket = lf.filter(_bucket(spec.options.shards) == shard.index).collect(engine="streaming")
+        validated = validate_events(bucket.lazy(), schema, with_label=False)  # puts rows back in input order
+        del bucket
+    with stages.stage("encode"):
+        encoded = model.preprocessor.transform(validated.events)
     scores = pl.Series("score", model.probabilities(encoded), dtype=pl.Float32)
     rows = encoded.with_columns(scores, pl.col("source_file").cast(pl.String)).select(OUTPUT_COLUMNS)
     report = validated.report
-    return (
-        rows,
-        validated.rejects,
-        ShardResult(shard.index, report.input_rows, rows.height, report.rejected, report.by_reason),
-    )
+    result = ShardResult(shard.index, report.input_rows, rows.height, report.rejected, report.by_reason)
+    result.stages = stages.as_dict()
+    return rows, validated.rejects, result

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class ShardResult:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (``latte_vt.predict.stages``)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -143,12 +145,17 @@ class JobFolder:
         return ShardResult.from_json(marker.read_text()) if marker.is_file() else None
 
     def write_shard(self, shard: Shard, rows: pl.DataFrame, rejects: pl.DataFrame, result: ShardResult) -> None:
-        """Write the shard's rows and rejects, then its marker (last: the shard counts as done only now)."""
+        """Write the shard's rows and rejects, then its marker (last: the shard counts as done only now); the
+        writing time is added to ``result`` (its ``write`` stage and ``seconds``)."""
+        began = time.perf_counter()
         write_atomic(self.part(shard), rows.write_parquet)
         if rejects.height:
             write_atomic(self.rejects(shard), rejects.write_parquet)
         else:
             self.rejects(shard).unlink(missing_ok=True)
+        wrote = time.perf_counter() - began
+        result.stages["write"] = result.stages.get("write", 0.0) + wrote
+        result.seconds += wrote
         write_atomic(self.marker(shard), lambda tmp: tmp.write_text(result.to_json() + "\n"))
 
     def write_summary(self, summary: dict[str, Any]) -> Path:

@@ -15,6 +15,7 @@ import numpy as np
 
 from latte_vt.predict.histories import MAX_BATCH_EVENTS, PieceLogits, score_histories
 from latte_vt.predict.source import ModelKind, model_kind
+from latte_vt.predict.stages import StageTimes
 from latte_vt.runtime.bundle import Bundle
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ class TransactionScorer:
             a path of the other kind is refused with what it is.
 
     ``schema`` (default: the training schema) may be replaced to read another file layout.
-    ``last_report`` holds the validation report of the last ``score``/``encode`` of files.
+    ``last_report`` holds the validation report of the last ``score``/``encode`` of files; ``stages`` the seconds
+    spent per stage (read/validate, encode, batch, model), summed over calls until the caller replaces it.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class TransactionScorer:
         self.schema = self.model.schema
         self.max_batch_events = max_batch_events
         self.last_report: ValidationReport | None = None
+        self.stages = StageTimes()
 
     def encode(self, events: Any, rejects_path: str | Path | None = None) -> pl.DataFrame:
         """Validate (files: path, glob, folder or list) and encode; a canonical frame is encoded as it is.
@@ -96,19 +99,24 @@ class TransactionScorer:
         if not isinstance(events, pl.DataFrame):
             from latte_vt.data.transactions.validate import load_events
 
-            validated = load_events(events, self.schema, rejects_path=rejects_path, with_label=False)
+            with self.stages.stage("read_validate"):
+                validated = load_events(events, self.schema, rejects_path=rejects_path, with_label=False)
             self.last_report = validated.report
             events = validated.events
-        return self.preprocessor.transform(events)
+        with self.stages.stage("encode"):
+            return self.preprocessor.transform(events)
 
     def probabilities(self, encoded: pl.DataFrame, progress: bool = False) -> np.ndarray:
         """Scores (N,) float32 for the rows of an ``encode``-d frame."""
         if encoded.height == 0:
             return np.empty(0, dtype=np.float32)
-        cat, num, lengths = encoded_arrays(encoded, self.preprocessor)
-        piece = self.model.piece_logits
-        logits = score_histories(self.model.logits, cat, num, lengths, self.max_batch_events, progress, piece)
-        return sigmoid(logits)
+        with self.stages.stage("encode"):
+            cat, num, lengths = encoded_arrays(encoded, self.preprocessor)
+        model, piece = self.stages.timed("model", self.model.logits), self.model.piece_logits
+        piece = piece and self.stages.timed("model", piece)
+        with self.stages.stage("batch", minus="model"):
+            logits = score_histories(model, cat, num, lengths, self.max_batch_events, progress, piece)
+            return sigmoid(logits)
 
     def score(self, events: Any, rejects_path: str | Path | None = None, progress: bool = False) -> pl.DataFrame:
         """Scores (probabilities) for every accepted event, in entity/time order."""
