@@ -129,8 +129,9 @@ class DecodedSplit:
     paths: list[str]
 
 
-def load_split(cfg: VideoBenchConfig, split: str) -> tuple[DecodedSplit, list[str]]:
-    """Every clip of a split, all frames at size + margin, decoded once into memory -> (the split, class names)."""
+def load_split(cfg: VideoBenchConfig, split: str, dtype: torch.dtype = torch.float32) -> tuple[DecodedSplit, list[str]]:
+    """Every clip of a split, all frames at size + margin, decoded once into memory as ``dtype`` ->
+    (the split, class names)."""
     from tqdm import tqdm
 
     from latte_vt.data.video.datasets import VideoClipDataset
@@ -147,7 +148,10 @@ def load_split(cfg: VideoBenchConfig, split: str) -> tuple[DecodedSplit, list[st
         transform=VideoTransform(False, side, short_side=side),
         size=side,
     )
-    items = [data[i] for i in tqdm(range(len(data)), desc=f"decoding {split}", unit="clip")]
+    items = []
+    for i in tqdm(range(len(data)), desc=f"decoding {split}", unit="clip"):
+        item = data[i]
+        items.append(item | {"video": item["video"].to(dtype)})  # clip by clip: never the split twice
     kept = [it for it in items if it["valid"]]
     if len(kept) < len(items):
         raise RuntimeError(f"{len(items) - len(kept)} synthetic clip(s) failed to decode: {data.failures[:3]}")

@@ -5,7 +5,7 @@ time-reversed pairs; see ``latte_vt.data.synthetic.video``), stretched over a lo
 default, ``--frames 1024`` for scaling runs) in which the deciding events are *brief*:
 
 * A square (red family), a circle (green family) and a triangle (blue family), large (radius about a
-  fifth of the frame), each visible once for only 2-4 frames; the class is the order in which they appear.
+  third of the frame), each visible once for only 2-4 frames; the class is the order in which they appear.
   The event times are uniformly random over the whole clip (every placement of the three spans equally
   likely, whatever the class), so played backwards a clip is a draw of its partner class.
 * Distractors: 1-3 small shapes that stay (static or drifting slowly, as in the ordering set) and 2-5
@@ -49,11 +49,14 @@ from latte_vt.data.synthetic.video import (
 )
 from latte_vt.errors import InputError
 
-LONG_GENERATOR_VERSION = 1
-"""Bumped when the same settings would draw different clips."""
+LONG_GENERATOR_VERSION = 2
+"""Bumped when the same settings would draw different clips (2: larger events)."""
 
 EVENT_FRAMES = (2, 4)
 """Shortest and longest duration (frames) of an event and of a distractor flash."""
+
+EVENT_RADIUS = (0.29, 0.39)
+"""Radius of an event's shape, as fractions of the frame's shorter side (1.7 times the ordering set's)."""
 
 FLASHES = (2, 5)
 """Fewest and most distractor flashes per clip."""
@@ -121,7 +124,7 @@ def long_events(kind: str, F: int, H: int, W: int, rng: np.random.Generator, bg:
     if shapes not in ORDERS:
         raise InputError(f"unknown long clip kind {kind!r}; expected one of {['_'.join(o) for o in ORDERS]}")
     flashes = _flashes(F, H, W, rng, bg)
-    return flashes + _ordered_events(shapes, F, H, W, rng, bg, brief_spans(F, len(shapes), rng))
+    return flashes + _ordered_events(shapes, F, H, W, rng, bg, brief_spans(F, len(shapes), rng), EVENT_RADIUS)
 
 
 def write_long_video(out: str | Path, cfg: LongVideoConfig, progress: bool = True) -> Path:

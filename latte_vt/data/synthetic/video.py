@@ -178,10 +178,11 @@ def _ordered_events(
     rng: np.random.Generator,
     bg: np.ndarray,
     spans: list[tuple[int, int]] | None = None,
+    radius: tuple[float, float] = (0.17, 0.23),
 ) -> list[Layer]:
-    """One layer per shape, visible only during its own span (``spans``, default ``event_spans``); while
-    visible it slides and changes size linearly, around a random midpoint, in a random direction (so
-    played backwards it is a draw of the same kind)."""
+    """One layer per shape, visible only during its own span (``spans``, default ``event_spans``), of a radius
+    drawn from ``radius`` (fractions of the shorter side); while visible it slides and changes size linearly,
+    around a random midpoint, in a random direction (so played backwards it is a draw of the same kind)."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     m = min(H, W)
     t = np.arange(F)
@@ -189,7 +190,7 @@ def _ordered_events(
     for name, (start, stop) in zip(shapes, spans or event_spans(F, len(shapes), rng), strict=True):
         # (F,) -0.5 -> 0.5 over the span (0 for a one-frame span)
         u = np.clip((t - start) / (stop - start - 1), 0.0, 1.0) - 0.5 if stop - start > 1 else np.zeros(F)
-        r = rng.uniform(0.17, 0.23) * m + rng.uniform(-0.03, 0.03) * m * u  # (F,)
+        r = rng.uniform(*radius) * m + rng.uniform(-0.03, 0.03) * m * u  # (F,)
         dist, angle = rng.uniform(0.0, 0.25) * m, rng.uniform(0, 2 * np.pi)
         reach = 0.25 * m + dist / 2
         cy = rng.uniform(reach, H - reach) + dist * np.sin(angle) * u  # (F,)
