@@ -145,7 +145,10 @@ def validate_events(
     reason, column = _first_reason(_row_checks(lf, schema, with_label))
     id_column = schema.event_id or "event_id"
     time_column = "+".join(schema.time.columns)
-    frame = lf.with_columns(reject_reason=reason, reject_column=column).collect()
+    source, raw = lf, [c for c in lf.collect_schema().names() if c.startswith(RAW_PREFIX)]
+    # the original values are read again only for bad rows (``_with_raw``): holding them for every row costs more
+    # memory than the canonical events
+    frame = lf.with_columns(reject_reason=reason, reject_column=column).drop(raw).collect()
     input_order = (pl.col("file_index") * 2**40 + pl.col("source_row")).is_sorted()
     if not frame.select(input_order).item():
         frame = frame.sort("file_index", "source_row")
@@ -168,7 +171,7 @@ def validate_events(
         )
     frame = lf.collect()
 
-    bad = frame.filter(pl.col("reject_reason").is_not_null())
+    bad = _with_raw(frame.filter(pl.col("reject_reason").is_not_null()), source, raw)
     if schema.on_error == "fail" and bad.height:
         first = bad.row(0, named=True)
         values = [first.get(RAW_PREFIX + c, first.get(c)) for c in first["reject_column"].split("+")]
@@ -177,12 +180,8 @@ def validate_events(
             first["source_file"], first["source_row"], first["reject_column"], first["reject_reason"], value
         )
 
-    canonical = [
-        c
-        for c in frame.columns
-        if not c.startswith(RAW_PREFIX) and c not in ("reject_reason", "reject_column", "late", "file_index")
-    ]
-    accepted = frame.filter(pl.col("reject_reason").is_null())
+    canonical = [c for c in frame.columns if c not in ("reject_reason", "reject_column", "late", "file_index")]
+    accepted = frame.filter(pl.col("reject_reason").is_null()) if bad.height else frame
     out_of_order_sorted = int(accepted["late"].sum())
     accepted = _entity_time_order(accepted).select(canonical)
 
@@ -204,6 +203,17 @@ def validate_events(
         rejects_path=written,
     )
     return ValidatedEvents(accepted, rejects, report)
+
+
+def _with_raw(bad: pl.DataFrame, lf: pl.LazyFrame, raw: list[str]) -> pl.DataFrame:
+    """Bad rows with their original values (``raw:*`` columns of ``lf``, the scan), matched by file and row."""
+    pl = require_polars()
+    if bad.height == 0:
+        dtypes = lf.select(raw).collect_schema()
+        return bad.with_columns(pl.lit(None, dtype=dtypes[c]).alias(c) for c in raw)
+    keys = bad.lazy().select("file_index", "source_row")
+    values = lf.select("file_index", "source_row", *raw).join(keys, on=["file_index", "source_row"], how="semi")
+    return bad.join(values.collect(), on=["file_index", "source_row"], how="left", maintain_order="left")
 
 
 def _entity_time_order(frame: pl.DataFrame) -> pl.DataFrame:
