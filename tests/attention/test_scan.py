@@ -98,3 +98,56 @@ def test_exported_scan_body_is_chunk_level_only(tmp_path):
     ops = [n.op_type for n in body.node]
     assert "MatMul" not in ops and "Where" not in ops
     assert len(ops) <= 24, ops
+
+
+@pytest.mark.parametrize("spread", [1.0, 80.0])
+def test_scan_fast_and_exact_forms_agree_with_reference(spread):
+    """Narrow keys take the one-reference fast form, wide ones the exact form: both equal the reference."""
+    from latte_vt.attention import scan as scan_module
+
+    q, k, v = qkv(2, 2, 100, 6, 4, spread, dtype=torch.float32)
+    ok, _ = scan_module._fast_parts(
+        k.unflatten(2, (-1, 4)),
+        v.unflatten(2, (-1, 4)),
+        (torch.zeros(2, 2, 6, 4), torch.zeros(2, 2, 6), torch.full((2, 2, 6), -1e30)),
+        None,
+    )
+    assert bool(ok) == (spread < 10)
+    y, _ = latte_causal_scan(q, k, v)
+    assert (y - latte_causal_reference(q, k, v)).abs().max().item() <= 1e-5
+
+
+def test_exported_graph_takes_fast_form_for_narrow_keys_and_exact_for_wide(tmp_path):
+    """One ``If`` picks the form at run time: onnxruntime matches torch for keys spread 3 and 60, with
+    left padding, at sizes other than the traced one."""
+    import onnx
+    import onnxruntime as ort
+
+    class Causal(torch.nn.Module):
+        def forward(self, q, k, v, mask):
+            return latte_causal_scan(q, k, v, mask=mask)[0]
+
+    q, k, v = qkv(2, 2, 40, 8, 4, 3.0, dtype=torch.float32)
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    B, T = torch.export.Dim("B", min=1, max=1024), torch.export.Dim("T", min=1, max=1 << 20)
+    path = tmp_path / "causal.onnx"
+    torch.onnx.export(
+        Causal(),
+        (q, k, v, mask),
+        str(path),
+        dynamo=True,
+        dynamic_shapes=({0: B, 2: T}, {0: B, 2: T}, {0: B, 2: T}, {0: B, 1: T}),
+        opset_version=18,
+        input_names=["q", "k", "v", "mask"],
+    )
+    assert [n.op_type for n in onnx.load(str(path)).graph.node].count("If") == 1
+    session = ort.InferenceSession(str(path))
+    for b, t, spread in ((1, 1, 3.0), (3, 97, 3.0), (2, 300, 3.0), (3, 97, 60.0)):
+        q, k, v = qkv(b, 2, t, 8, 4, spread, dtype=torch.float32, seed=t)
+        mask = torch.ones(b, t, dtype=torch.bool)
+        mask[0, : t // 3] = False
+        feed = {"q": q.numpy(), "k": k.numpy(), "v": v.numpy(), "mask": mask.numpy()}
+        (y,) = session.run(None, feed)
+        ref = latte_causal(q, k, v, mask=mask).numpy()
+        assert np.isfinite(y).all()
+        assert np.abs(y - ref).max() <= 1e-4, (b, t, spread)
