@@ -12,9 +12,11 @@ busy moment of the machine costs each of them alike.
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,13 +62,38 @@ def _p(times: list[float], q: float) -> float:
 THREADS = {"n": 0}  # set by run_onnx_bench: the same intra-op threads for torch and onnxruntime
 
 
-def _session(path: Path):
+CONTROL_FLOW = {"If", "Scan", "Loop"}  # their time is their subgraphs' nodes, which the profiler lists too
+TOP_OPS = 6
+
+
+def _session(path: Path, profile_prefix: Path | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = THREADS["n"]
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile_prefix)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def op_profile(path: Path, feed: dict[str, np.ndarray], runs: int = 3) -> dict[str, float]:
+    """Share of onnxruntime kernel time per op type (top ``TOP_OPS``, the rest as ``other``), from its
+    profiler over ``runs`` runs after one warm-up; nodes inside If/Scan bodies count as themselves."""
+    session = _session(path, profile_prefix=path.with_suffix(""))
+    for _ in range(runs + 1):
+        session.run(None, feed)
+    events = json.loads(Path(session.end_profiling()).read_text())
+    kernel = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    warmup_end = len(kernel) // (runs + 1)  # the first run's kernels (allocations, first-touch) are left out
+    per_op: Counter[str] = Counter()
+    for e in kernel[warmup_end:]:
+        if e["args"]["op_name"] not in CONTROL_FLOW:
+            per_op[e["args"]["op_name"]] += e["dur"]
+    total = sum(per_op.values()) or 1
+    top = {op: us / total for op, us in per_op.most_common(TOP_OPS)}
+    return top | {"other": 1.0 - sum(top.values())}
 
 
 def _int8(path: Path) -> Path:
@@ -77,7 +104,8 @@ def _int8(path: Path) -> Path:
     return out
 
 
-def bench_video(tmp: Path, reps: int) -> dict:
+def bench_video(tmp: Path, reps: int) -> tuple[dict, dict[str, float]]:
+    """Clip latency and throughput per engine, and onnxruntime fp32's op profile at batch 1."""
     torch.manual_seed(0)
     frames_n, size = 16, 112
     model = VideoClassificationModel(10, LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")).eval()
@@ -87,8 +115,11 @@ def bench_video(tmp: Path, reps: int) -> dict:
     height, width = graph.spec.short_side, graph.spec.short_side * 4 // 3  # decoded 4:3 frames, resized in the graph
     sessions = {"onnxruntime_fp32": _session(path), "onnxruntime_int8": _session(_int8(path))}
     out: dict = {}
+    profile: dict[str, float] = {}
     for batch in (1, 8):
         frames = np.random.default_rng(0).integers(0, 256, (batch, frames_n, height, width, 3), dtype=np.uint8)
+        if batch == 1:
+            profile = op_profile(path, {"frames": frames})
         tf = torch.from_numpy(frames)
         runs = {"torch_eager": lambda tf=tf: graph(tf)}
         runs |= {name: (lambda s=s, f=frames: s.run(None, {"frames": f})) for name, s in sessions.items()}
@@ -98,10 +129,11 @@ def bench_video(tmp: Path, reps: int) -> dict:
                 "p99_ms": _p(t, 99) * 1e3,
                 "clips_per_s": batch / statistics.median(t),
             }
-    return out
+    return out, profile
 
 
 def bench_transactions(tmp: Path, reps: int) -> dict:
+    """Full-history events/s per engine (with onnxruntime fp32's op profile) and streaming step vs window."""
     torch.manual_seed(0)
     model = TransactionScoringModel(VOCAB, NUM_NUMERIC, LatteConfig(dim=64, depth=2, heads=4, latents=16)).eval()
     full_path, step_path = tmp / "tx.onnx", tmp / "step.onnx"
@@ -121,7 +153,7 @@ def bench_transactions(tmp: Path, reps: int) -> dict:
         "onnxruntime_fp32": lambda: fp32.run(None, feed),
         "onnxruntime_int8": lambda: int8.run(None, feed),
     }
-    out: dict = {"full_history": {}}
+    out: dict = {"full_history": {}, "profile": op_profile(full_path, feed)}
     for name, t in _interleaved(full, max(5, reps // 3)).items():
         out["full_history"][name] = {
             "events_per_s": B * T / statistics.median(t),
@@ -171,8 +203,9 @@ def run_onnx_bench(json_path: Path, md_path: Path, reps: int = 30, threads: int 
     THREADS["n"] = threads
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
-        video = bench_video(Path(tmp), reps)
+        video, video_profile = bench_video(Path(tmp), reps)
         tx = bench_transactions(Path(tmp), reps)
+    profiles = {"video_batch1": video_profile, "tx_full_history": tx.pop("profile")}
     ratios = {
         f"ort_vs_torch_video_batch{b}": video[f"torch_eager_batch{b}"]["p50_ms"]
         / video[f"onnxruntime_fp32_batch{b}"]["p50_ms"]
@@ -191,6 +224,7 @@ def run_onnx_bench(json_path: Path, md_path: Path, reps: int = 30, threads: int 
         "transactions": tx,
         **ratios,
         "stream_vs_window_reencode": stream_vs,
+        "onnxruntime_profile": profiles,
         "goals": [
             *(
                 {
@@ -252,6 +286,11 @@ def render_markdown(payload: dict) -> str:
             ],
         ],
     )
+    profile_rows = []
+    for name, shares in payload["onnxruntime_profile"].items():
+        top = [f"{op} {share:.0%}" for op, share in shares.items() if op != "other"]
+        profile_rows.append([name, *top, *[""] * (TOP_OPS - len(top)), f"{shares['other']:.0%}"])
+    profile = markdown_table(["graph", *(f"top {i + 1}" for i in range(TOP_OPS)), "other"], profile_rows)
     goals = "\n".join(f"- {'✅' if g['met'] else '❌'} {g['goal']}: {g['value']:.2f}" for g in payload["goals"])
     return (
         f"# ONNX runtime benchmark (cpu)\n\ntorch {env['torch']}, {env['cpu_count']} CPUs, {payload['threads']} "
@@ -261,5 +300,7 @@ def render_markdown(payload: dict) -> str:
         f"{video}\n\n"
         f"## Transactions: full-history scoring\n\n{full}\n\n"
         f"## Streaming ({s['micro_batch_entities']} entities per micro-batch, one new event each)\n\n{stream}\n\n"
+        "## Where onnxruntime fp32 spends its time (share of kernel time per op type, its profiler)\n\n"
+        f"{profile}\n\n"
         f"## Goals\n\n{goals}\n"
     )
