@@ -12,6 +12,7 @@ against the one-shot scores, so both did the same work.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import math
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from latte_vt.bench.report import RunInfo, environment, fmt_bytes, markdown_table, write_outputs
+from latte_vt.predict.histories import MAX_BATCH_EVENTS
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PipelineBenchConfig:
         workers: worker processes of the local engine, CPUs of the Ray cluster (0: all CPUs).
         ray: also run both jobs on the Ray engine (a local cluster).
         workdir: keep the generated data, bundles and outputs here (default: a temporary folder).
+        long_account_events: events of the one account scored alone by ``latte-vt score --bundle`` (peak memory).
     """
 
     events: int = 5_000_000
@@ -47,9 +50,14 @@ class PipelineBenchConfig:
     workers: int = 0
     ray: bool = True
     workdir: str | None = None
+    long_account_events: int = 1_000_000
 
 
-QUICK = PipelineBenchConfig(events=200_000, clips=60, shards=4)
+QUICK = PipelineBenchConfig(events=200_000, clips=60, shards=4, long_account_events=50_000)
+GOAL_EVENTS_PER_S = 100_000  # issue 13: end to end, Parquet in -> Parquet out, validation included
+GOAL_VS_MODEL = 0.5  # end to end within 2x of the model alone
+GOAL_PEAK_RSS = 2 << 30  # the job's largest process
+GOAL_LONG_ACCOUNT_EVENTS, GOAL_LONG_ACCOUNT_RSS = 1_000_000, 300 << 20  # one account of 1M events
 EVENTS_PER_ACCOUNT_DAY = 2.0  # the generator's default habits give about this many
 TX_ENCODER = {"dim": 64, "depth": 2, "heads": 4, "latents": 16, "chunk_size": 64}  # configs/transactions/synthetic
 VIDEO_TASK = {"tokenizer": "patch", "num_frames": 8, "image_size": 64, "tubelet": 2, "patch": 16}  # untrained
@@ -210,6 +218,54 @@ def _job_figures(run: Run, items: int, folder: Path, workers: int) -> dict[str, 
     }
 
 
+def stage_seconds(folder: Path) -> dict[str, float]:
+    """Seconds per stage summed over a score-transactions job's shards (from their done-markers)."""
+    total: dict[str, float] = {}
+    for marker in (folder / "_done").glob("*.json"):
+        for stage, seconds in json.loads(marker.read_text()).get("stages", {}).items():
+            total[stage] = total.get(stage, 0.0) + seconds
+    return total
+
+
+def model_only(bundle: Path, events: Path, shards: int, threads: int, max_batch_events: int) -> dict[str, Any]:
+    """The bundle's model alone (onnxruntime, ``threads`` intra-op threads) on the histories of the job's shard 0,
+    validated, encoded and padded beforehand, batched as the job batches them: events/s of the model calls."""
+    from latte_vt.data.transactions import scan_events
+    from latte_vt.data.transactions.validate import validate_events
+    from latte_vt.pipelines.score_transactions import bucket
+    from latte_vt.predict import TransactionScorer
+    from latte_vt.predict.histories import length_batches, pad_left
+    from latte_vt.predict.transactions import encoded_arrays
+
+    scorer = TransactionScorer(bundle, max_batch_events, threads=threads, expect="bundle")
+    shard = scan_events(events, scorer.schema, with_label=False)[0].filter(bucket(shards) == 0)
+    canonical = validate_events(shard, scorer.schema, with_label=False).events
+    cat, num, lengths = encoded_arrays(scorer.encode(canonical), scorer.preprocessor)
+    batches = [pad_left(cat, num, lengths, e) for e in length_batches(lengths, max_batch_events)]
+    began = time.perf_counter()
+    for batch in batches:
+        scorer.model.logits(batch.cat, batch.num, batch.mask)
+    seconds = time.perf_counter() - began
+    return {"events": len(cat), "seconds": seconds, "events_per_s": len(cat) / seconds, "threads": threads}
+
+
+def long_account_data(root: Path, events: Path, n: int) -> Path:
+    """One account with ``n`` events: the synthetic log's events in time order (repeated later as needed) under
+    one account id, with fresh event ids (reused when already there)."""
+    import polars as pl
+
+    path = root / f"one-account-{n}.parquet"
+    if path.is_file():
+        return path
+    log = pl.read_parquet(events).sort("timestamp")
+    span = log["timestamp"].max() - log["timestamp"].min() + dt.timedelta(days=1)
+    copies = [log.with_columns(pl.col("timestamp") + span * i) for i in range(math.ceil(n / log.height))]
+    frame = pl.concat(copies).head(n)
+    ids = pl.concat_str(pl.lit("L"), pl.int_range(pl.len()).cast(pl.String))
+    frame.with_columns(pl.lit("ONE").alias("account_id"), ids.alias("event_id")).write_parquet(path)
+    return path
+
+
 def job_contestants(
     work: Path, name: str, job: dict[str, Any], sets: dict[str, Any], cfg: PipelineBenchConfig, workers: int, items: int
 ) -> dict[str, Any]:
@@ -247,6 +303,13 @@ def bench_transactions(work: Path, cfg: PipelineBenchConfig, workers: int) -> di
     )
     job = {"job": "score-transactions", "input": str(events), "model": {"bundle": str(bundle)}}
     figures = job_contestants(work, "tx", job, {"options.shards": cfg.shards}, cfg, workers, count)
+    figures["pipeline_local"]["stage_seconds"] = stage_seconds(work / "tx-job")
+    alone = model_only(bundle, events, cfg.shards, workers, MAX_BATCH_EVENTS)
+    long_path = long_account_data(work / "tx-data", events, cfg.long_account_events)
+    long_run = run_command(
+        ["score", str(long_path), "--bundle", str(bundle), "--output", str(work / "tx-one-account.parquet")],
+        work / "log-tx-one-account",
+    )
     job_scores = pl.scan_parquet(work / "tx-job" / "scores" / "*.parquet").select("event_id", "score")
     both = pl.scan_parquet(one_shot_out).select("event_id", "score").join(job_scores, on="event_id", suffix="_job")
     diff, matched = both.select((pl.col("score") - pl.col("score_job")).abs().max(), pl.len()).collect().row(0)
@@ -261,6 +324,8 @@ def bench_transactions(work: Path, cfg: PipelineBenchConfig, workers: int) -> di
         "pipeline_vs_one_shot": one_shot.seconds / figures["pipeline_local"]["seconds"],
         "same_events_scored": matched == scored,
         "max_abs_score_diff_vs_one_shot": diff,
+        "model_only": alone,
+        "one_account": {"events": cfg.long_account_events, **_figures(long_run, cfg.long_account_events)},
     }
 
 
@@ -308,19 +373,63 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, json_path: Path, md_path: Path)
         tx = bench_transactions(work, cfg, workers)
         videos = bench_videos(work, cfg, workers)
         live = live_figures(work / "tx-bundle", work)
+    one_account = tx["one_account"]
     payload = {
         "benchmark": "pipelines",
         "environment": environment("cpu"),
         "config": asdict(cfg),
         "batch_events_per_s": tx["pipeline_local"]["items_per_s"],
+        "model_only_events_per_s": tx["model_only"]["events_per_s"],
+        "batch_vs_model_only": tx["pipeline_local"]["items_per_s"] / tx["model_only"]["events_per_s"],
+        "one_account_events": one_account["events"],
+        "one_account_peak_rss_mib": one_account["peak_rss_bytes"] / (1 << 20),
         "classify_clips_per_s": videos["pipeline_local"]["items_per_s"],
         "transactions": tx,
         "videos": videos,
         "live": live,
     }
+    payload["goals"] = goals(payload)
     markdown = render_markdown(payload)
     write_outputs(payload, markdown, json_path, md_path, run)
     return payload
+
+
+def goals(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 13's goals for batch scoring, each with its value and whether it is met (the one-account memory goal
+    is judged only at its 1M-event size)."""
+    tx = payload["transactions"]
+    events = tx["events"]
+    peak = tx["pipeline_local"]["peak_rss_bytes"]
+    found = [
+        {
+            "goal": f"end to end >= {GOAL_EVENTS_PER_S:,} events/s over >= 5M events",
+            "value": payload["batch_events_per_s"],
+            "met": payload["batch_events_per_s"] >= GOAL_EVENTS_PER_S and events >= 5_000_000,
+        },
+        {
+            "goal": f"end to end >= {GOAL_VS_MODEL}x the model alone (within 2x of the model)",
+            "value": payload["batch_vs_model_only"],
+            "met": payload["batch_vs_model_only"] >= GOAL_VS_MODEL,
+        },
+        {"goal": "job peak memory <= 2 GiB (MiB)", "value": peak / (1 << 20), "met": peak <= GOAL_PEAK_RSS},
+    ]
+    if payload["one_account_events"] >= GOAL_LONG_ACCOUNT_EVENTS:
+        mib = payload["one_account_peak_rss_mib"]
+        found.append(
+            {
+                "goal": f"one account of {GOAL_LONG_ACCOUNT_EVENTS:,} events: peak memory <= 300 MiB (MiB)",
+                "value": mib,
+                "met": mib <= GOAL_LONG_ACCOUNT_RSS / (1 << 20),
+            }
+        )
+    return found
+
+
+def _stage_table(tx: dict[str, Any]) -> str:
+    stages = tx["pipeline_local"]["stage_seconds"]
+    total = sum(stages.values()) or 1e-9
+    rows = [[name, f"{seconds:.1f} s", f"{seconds / total:.0%}"] for name, seconds in stages.items()]
+    return markdown_table(["stage", "seconds (summed over shards)", "share"], rows)
 
 
 def _rows(name: str, unit: str, r: dict[str, Any]) -> list[list[str]]:
@@ -381,6 +490,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
             ],
         )
     )
+    alone, one = tx["model_only"], tx["one_account"]
+    goal_lines = "\n".join(f"- {'✅' if g['met'] else '❌'} {g['goal']}: {g['value']:,.2f}" for g in payload["goals"])
     return (
         f"# Batch pipelines (cpu)\n\n"
         f"torch {env['torch']}, {env['cpu_count']} CPUs. "
@@ -389,6 +500,12 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"{table}\n\n"
         f"- Batch scoring: **{payload['batch_events_per_s']:,.0f} events/s**; the job's scores equal the one-shot "
         f"scores (max |Δ| {tx['max_abs_score_diff_vs_one_shot']:.1e}, same events: {tx['same_events_scored']}).\n"
+        f"- The model alone (the same bundle's model.onnx, {alone['threads']} threads, on shard 0's "
+        f"{alone['events']:,} events validated, encoded and padded beforehand, batched as the job does): "
+        f"**{payload['model_only_events_per_s']:,.0f} events/s**; end to end / model alone = "
+        f"{payload['batch_vs_model_only']:.2f}.\n"
+        f"- One account of {one['events']:,} events through `latte-vt score --bundle` (scored in pieces with the "
+        f"carried state): {one['seconds']:.1f} s, peak memory **{payload['one_account_peak_rss_mib']:,.0f} MiB**.\n"
         f"- Clip classification: **{payload['classify_clips_per_s']:,.1f} clips/s**; same top labels as the "
         f"one-shot command: {videos['same_top_labels']}.\n"
         "- Speed vs baseline: one-shot wall time / job wall time (local rows), local / Ray wall time (Ray rows).\n"
@@ -397,5 +514,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
         "(start-up, scheduling, workers idle at the end).\n"
         "- Peak memory is not measured for Ray (–): its workers run under the raylet, outside the command's "
         "process tree.\n\n"
+        f"Where the job's time goes (`latte-vt run` local, seconds per stage summed over its shards; read_validate: "
+        "scan + validate, encode: features and arrays, batch: padding and scattering, model: the model's calls, "
+        f"write: the shard's files):\n\n{_stage_table(tx)}\n\n"
+        f"## Goals\n\n{goal_lines}\n\n"
         f"{live_text}\n"
     )

@@ -37,7 +37,8 @@ def _schema(spec: JobSpec) -> EventSchema:
     return event_model(spec.model, spec.options.max_batch_events).schema
 
 
-def _bucket(shards: int) -> pl.Expr:
+def bucket(shards: int) -> pl.Expr:
+    """The shard index of each row: hash of its entity id modulo ``shards``."""
     import polars as pl
 
     return pl.col("entity").fill_null("").hash(seed=0) % shards
@@ -99,9 +100,9 @@ def run_shard(spec: JobSpec, shard: Shard) -> tuple[pl.DataFrame, pl.DataFrame, 
     schema = _schema(spec)
     with stages.stage("read_validate"):
         lf, _ = scan_events(list(spec.input), schema, with_label=False)
-        bucket = lf.filter(_bucket(spec.options.shards) == shard.index).collect(engine="streaming")
-        validated = validate_events(bucket.lazy(), schema, with_label=False)  # puts rows back in input order
-        del bucket
+        rows_in = lf.filter(bucket(spec.options.shards) == shard.index).collect(engine="streaming")
+        validated = validate_events(rows_in.lazy(), schema, with_label=False)  # puts rows back in input order
+        del rows_in
     with stages.stage("encode"):
         encoded = model.preprocessor.transform(validated.events)
     scores = pl.Series("score", model.probabilities(encoded), dtype=pl.Float32)

@@ -23,6 +23,7 @@ def test_tiny_pipeline_bench_compares_each_job_with_its_one_shot_command(tmp_pat
     from latte_vt.bench.pipelines import QUICK, run_pipeline_bench
 
     cfg = replace(QUICK, events=3000, clips=12, shards=2, workers=2, workdir=str(tmp_path / "work"))
+    cfg = replace(cfg, long_account_events=3000)
     payload = run_pipeline_bench(cfg, tmp_path / "p.json", tmp_path / "p.md")
     assert json.loads((tmp_path / "p.json").read_text())["batch_events_per_s"] == payload["batch_events_per_s"] > 0
     tx, videos = payload["transactions"], payload["videos"]
@@ -30,5 +31,11 @@ def test_tiny_pipeline_bench_compares_each_job_with_its_one_shot_command(tmp_pat
     assert videos["clips"] >= 12 and videos["same_top_labels"]
     assert tx["ray_vs_local"] > 0 and videos["ray_vs_local"] > 0
     assert payload["live"] == "not measured" or "stream_events_per_s" in payload["live"]
+    assert payload["model_only_events_per_s"] > 0 and payload["batch_vs_model_only"] > 0
+    assert set(tx["pipeline_local"]["stage_seconds"]) == {"read_validate", "encode", "batch", "model", "write"}
+    assert tx["model_only"]["events"] > 0 and tx["one_account"]["events"] == 3000
+    assert 0 < payload["one_account_peak_rss_mib"] < 2048
+    assert [g["goal"].split(" ")[0] for g in payload["goals"]] == ["end", "end", "job"]  # 1M-event goal: not at 3k
     markdown = (tmp_path / "p.md").read_text()
     assert "× one-shot" in markdown and "× local" in markdown
+    assert "## Goals" in markdown and "| model |" in markdown and "The model alone" in markdown
