@@ -1,6 +1,7 @@
 """One prediction layer over a checkpoint (torch) or a bundle (onnxruntime), the same interface for both.
 
-* ``VideoClassifier(model)``: top-k labels per file or frame array (``ClipPrediction``).
+* ``VideoClassifier(model)``: top-k labels per file or frame array (``ClipPrediction``); long files
+  sampled across their whole length with ``sampling=FootageSampling(...)``.
 * ``TransactionScorer(model)``: a score for every accepted event of CSV/Parquet logs.
 
 ``model`` is a bundle directory (or ``Bundle``) — run with onnxruntime, torch never imported — or a
@@ -15,9 +16,11 @@ from latte_vt.lazy import lazy_getattr
 
 _EXPORTS = {
     "ClipPrediction": "results",
+    "FootageSampling": "clips",
     "TransactionScorer": "transactions",
     "VideoClassifier": "video",
     "decode_clips": "clips",
+    "decode_footage": "clips",
 }
 
 __all__ = sorted(_EXPORTS)

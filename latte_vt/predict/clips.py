@@ -62,8 +62,8 @@ class FootageSampling:
 
     The count is rounded up to whole clips of the model's ``num_frames`` (so tubelets are whole) and is
     at least one clip. ``windows=False``: one model pass over all sampled frames (the model's time
-    positions stretch to the length); ``windows=True``: consecutive windows of ``num_frames`` frames,
-    each a model call, their class probabilities averaged (per-window results kept).
+    positions stretch to the length); ``windows=True``: consecutive windows of ``num_frames`` frames
+    as separate clips (a few per model call), their class probabilities averaged (per-window results kept).
     """
 
     fps: float | None = None
@@ -145,7 +145,7 @@ def _check_complete(video: Any) -> None:
     if declared is None or not np.isfinite(video.fps):
         return
     covered = video.num_frames / video.fps
-    if covered < 0.95 * declared - 1.0:  # slack: an audio track may outlast the video by a little
+    if covered < 0.95 * declared - 1.0:  # slack: rounding, and a file-level duration that counts audio
         reason = (
             f"truncated: {video.num_frames} frames ({covered:.1f} s) of the {declared:.1f} s the container declares"
         )

@@ -14,6 +14,7 @@ _EXPORTS = {
     "Bundle": "bundle",
     "BundleError": "bundle",
     "ClipPrediction": "latte_vt.predict.results",
+    "FootageSampling": "latte_vt.predict.clips",
     "TransactionScorer": "latte_vt.predict.transactions",
     "StreamingScorer": "streaming",
     "VideoClassifier": "latte_vt.predict.video",

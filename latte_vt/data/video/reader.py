@@ -121,13 +121,17 @@ def _stream_size(path: Path) -> tuple[int, int]:
 
 
 def _declared_seconds(path: Path) -> float | None:
-    """The duration the container declares (its longest stream), read with PyAV; None if it declares none."""
+    """The duration the container declares for the first video stream (else for the whole file: its
+    longest stream), read with PyAV; None if it declares none."""
     import av
 
     try:
         with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.duration and stream.time_base:
+                return float(stream.duration * stream.time_base)
             return container.duration / 1e6 if container.duration else None
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, IndexError) as exc:
         raise VideoReadError(path, f"cannot read the duration with PyAV: {exc}") from exc
 
 
@@ -176,7 +180,7 @@ class DecordVideo:
 
     @property
     def declared_seconds(self) -> float | None:
-        """Duration the container declares (None if none): more than the frames cover means a cut-off file."""
+        """Video duration the container declares (None if none): more than the frames cover means a cut-off file."""
         return _declared_seconds(self.path)
 
     def resize(self, width: int, height: int, crop: tuple[int, int, int, int] | None = None) -> None:
