@@ -97,6 +97,8 @@ class LiveEncoder:
 
     def __init__(self, preprocessor: FittedPreprocessor) -> None:
         self.preprocessor = preprocessor
+        self.categorical, self.fields = list(preprocessor.categorical), list(preprocessor.history_fields)
+        self.n_num = len(preprocessor.num_columns)
         self.ids = {
             f: {v: i for i, v in enumerate(preprocessor.vocabularies[f], start=2)} for f in preprocessor.categorical
         }
@@ -119,43 +121,50 @@ class LiveEncoder:
         """Live events of distinct entities (canonical values: ``time`` an aware datetime, ``amount``, the
         fields; a missing categorical = "<null>") and their entities' histories (row i = event i's) ->
         cat (n, n_cat) int64, num (n, n_num) float32, the histories after the events."""
-        pre = self.preprocessor
         time_us = np.array([to_us(e["time"]) for e in events], dtype=np.int64)  # (n,)
         amount = np.array([float(e["amount"]) for e in events], dtype=np.float64)  # (n,)
-        values = {f: [NULL_CATEGORY if e.get(f) is None else str(e[f]) for e in events] for f in pre.categorical}
-        cat = np.array([[self.ids[f].get(v, UNKNOWN_ID) for v in values[f]] for f in pre.categorical], np.int64)
-        cat = np.ascontiguousarray(cat.reshape(len(pre.categorical), len(events)).T)  # (n, n_cat)
+        values = {f: [NULL_CATEGORY if e.get(f) is None else str(e[f]) for e in events] for f in self.categorical}
+        cat = np.array([[self.ids[f].get(v, UNKNOWN_ID) for v in values[f]] for f in self.categorical], np.int64)
+        cat = np.ascontiguousarray(cat.reshape(len(self.categorical), len(events)).T)  # (n, n_cat)
         buckets = (
-            np.array(
-                [[self.buckets.get(v) or value_bucket(v) for v in values[f]] for f in pre.history_fields], np.int64
-            )
-            .reshape(len(pre.history_fields), len(events))
+            np.array([[self.buckets.get(v) or value_bucket(v) for v in values[f]] for f in self.fields], np.int64)
+            .reshape(len(self.fields), len(events))
             .T
         )  # (n, F)
         log_amount = np.where(amount == 0, 0.0, np.copysign(np.log1p(np.abs(amount)), amount))  # (n,)
-        columns = [log_amount, *time_features(time_us, past.last_us)]
+        F, n = len(self.fields), len(events)
+        num = np.empty((n, self.n_num), dtype=np.float64)  # columns in num_columns order
+        num[:, 0] = log_amount
+        num[:, 1:6] = time_features(time_us, past.last_us)
         changed = (past.last_bucket >= 0) & (past.last_bucket != buckets)  # (n, F)
         other = np.where(changed, past.last_us[:, None], past.other_us)  # (n, F): a change makes it the last event
+        index = (np.arange(n)[:, None], np.arange(F)[None, :], buckets >> 3)  # each event's byte of each bitset
         bits = (1 << (buckets & 7)).astype(np.uint8)  # (n, F)
-        byte = np.take_along_axis(past.seen, (buckets >> 3)[:, :, None], axis=2)[:, :, 0]  # (n, F)
-        if pre.entity_history:
+        byte = past.seen[index]  # (n, F)
+        end = 6
+        if self.preprocessor.entity_history:
             mean = past.sum_log / np.maximum(past.count, 1).astype(np.float64)  # (n,)
-            columns.append(np.where(past.count > 0, log_amount - mean, 0.0))
-            columns += [*((byte & bits) == 0).T.astype(np.float64), *changed.T.astype(np.float64)]
+            num[:, 6] = np.where(past.count > 0, log_amount - mean, 0.0)
+            num[:, 7 : 7 + F] = (byte & bits) == 0  # new for the entity
+            num[:, 7 + F : 7 + 2 * F] = changed
             has = other != NO_TIME  # (n, F)
             seconds = (time_us[:, None] - np.where(has, other, time_us[:, None])) / 1e6  # (n, F)
-            columns += [*np.log1p(np.where(has, np.clip(seconds, 0.0, SINCE_CAP_SECONDS), SINCE_CAP_SECONDS)).T]
-        columns += [(np.array([float(e[f]) for e in events]) - mean_f) / std_f for f, mean_f, std_f in self.stats]
-        num = np.stack(columns, axis=1).astype(np.float32)  # (n, n_num)
+            since = np.where(has, np.minimum(np.maximum(seconds, 0.0), SINCE_CAP_SECONDS), SINCE_CAP_SECONDS)
+            num[:, 7 + 2 * F : 7 + 3 * F] = np.log1p(since)
+            end = 7 + 3 * F
+        if self.stats:
+            values = np.array([[float(e[f]) for f, _, _ in self.stats] for e in events])  # (n, n_numeric)
+            _, means, stds = zip(*self.stats, strict=True)
+            num[:, end:] = (values - np.array(means)) / np.array(stds)
         seen = past.seen.copy()  # (n, F, HASH_BUCKETS // 8)
-        np.put_along_axis(seen, (buckets >> 3)[:, :, None], (byte | bits)[:, :, None], axis=2)
+        seen[index] = byte | bits
         after = HistoryColumns(time_us, past.count + 1, past.sum_log + log_amount, buckets, seen, other)
-        return cat, num, after
+        return cat, num.astype(np.float32), after
 
 
-def time_features(time_us: np.ndarray, prev_us: np.ndarray) -> list[np.ndarray]:
-    """``TIME_FEATURES`` after the amount (log gap, hour and weekday sin/cos) of events at ``time_us`` whose
-    entities' previous events are at ``prev_us`` (NO_TIME: none), as the batch path computes them."""
+def time_features(time_us: np.ndarray, prev_us: np.ndarray) -> np.ndarray:
+    """``TIME_FEATURES`` after the amount (log gap, hour and weekday sin/cos), (n, 5), of events at ``time_us``
+    whose entities' previous events are at ``prev_us`` (NO_TIME: none), as the batch path computes them."""
     seconds = time_us // US  # (n,) whole seconds, as polars' dt.second()
     of_day = seconds % DAY_S
     hour = of_day // 3600 + (of_day % 3600 // 60) / 60.0 + (of_day % 60) / 3600.0  # (n,)
@@ -163,4 +172,4 @@ def time_features(time_us: np.ndarray, prev_us: np.ndarray) -> list[np.ndarray]:
     first = prev_us == NO_TIME
     gap = np.where(first, 0.0, np.log1p(np.maximum((time_us - np.where(first, time_us, prev_us)) / 1e6, 0.0)))
     day, week = hour * (2 * math.pi / 24), dow * (2 * math.pi / 7)
-    return [gap, np.sin(day), np.cos(day), np.sin(week), np.cos(week)]
+    return np.stack([gap, np.sin(day), np.cos(day), np.sin(week), np.cos(week)], axis=1)
