@@ -26,6 +26,7 @@ import torch
 from latte_vt.backbone import LatteConfig
 from latte_vt.bench.report import RunInfo, environment, markdown_table, write_outputs
 from latte_vt.data.video.spec import ClipSpec
+from latte_vt.export import DEFAULT_OPSET
 from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, VideoGraph
 from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
 from latte_vt.models.transactions import TransactionScoringModel
@@ -111,7 +112,7 @@ def bench_video(tmp: Path, reps: int) -> tuple[dict, dict[str, float]]:
     model = VideoClassificationModel(10, LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")).eval()
     graph = VideoGraph(model, ClipSpec(num_frames=frames_n, size=size)).eval()  # the spec's preprocessing inside
     path = tmp / "video.onnx"
-    export_video_graph(graph, frames_n, path, 18)
+    export_video_graph(graph, frames_n, path, DEFAULT_OPSET)
     height, width = graph.spec.short_side, graph.spec.short_side * 4 // 3  # decoded 4:3 frames, resized in the graph
     sessions = {"onnxruntime_fp32": _session(path), "onnxruntime_int8": _session(_int8(path))}
     out: dict = {}
@@ -137,9 +138,9 @@ def bench_transactions(tmp: Path, reps: int) -> dict:
     torch.manual_seed(0)
     model = TransactionScoringModel(VOCAB, NUM_NUMERIC, LatteConfig(dim=64, depth=2, heads=4, latents=16)).eval()
     full_path, step_path = tmp / "tx.onnx", tmp / "step.onnx"
-    export_transaction_graph(TransactionGraph(model), full_path, 18)
+    export_transaction_graph(TransactionGraph(model), full_path, DEFAULT_OPSET)
     step_graph = TransactionStepGraph(model)
-    export_step_graph(step_graph, step_path, 18)
+    export_step_graph(step_graph, step_path, DEFAULT_OPSET)
     model.encoder.set_exportable(False)
     rng = np.random.default_rng(0)
     B, T = 32, 512
@@ -176,7 +177,7 @@ def bench_transactions(tmp: Path, reps: int) -> dict:
     softmax_cfg = LatteConfig(dim=64, depth=2, heads=4, latents=16, mixer="softmax")
     softmax = TransactionScoringModel(VOCAB, NUM_NUMERIC, softmax_cfg)
     win_path = tmp / "window.onnx"
-    export_transaction_graph(TransactionGraph(softmax.eval()), win_path, 18)
+    export_transaction_graph(TransactionGraph(softmax.eval()), win_path, DEFAULT_OPSET)
     win = _session(win_path)
     wfeed = {
         "cat": np.stack([rng.integers(1, v, (E, WINDOW)) for v in VOCAB], -1).astype(np.int64),

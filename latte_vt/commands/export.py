@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from latte_vt.errors import InputError
+from latte_vt.export import DEFAULT_OPSET
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
         unknown = set(preset) - {"opset", "int8"}
         if unknown:
             raise InputError(f"{args.preset}: unknown preset keys {sorted(unknown)} (known: opset, int8)")
-    opset = args.opset or int(preset.get("opset", 18))
+    opset = args.opset or int(preset.get("opset", DEFAULT_OPSET))
     from latte_vt.export.checkpoint import export_checkpoint
 
     int8 = args.int8 or bool(preset.get("int8", False))
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("export", help="checkpoint -> ONNX bundle that runs without torch")
     parser.add_argument("--checkpoint", required=True, help="a video or transaction training checkpoint (.ckpt)")
     parser.add_argument("--out", required=True, help="bundle directory to write")
-    parser.add_argument("--opset", type=int, help="ONNX opset (default 18, or the preset's)")
+    parser.add_argument("--opset", type=int, help=f"ONNX opset (default {DEFAULT_OPSET}, or the preset's)")
     parser.add_argument("--preset", help="YAML preset under export/ (e.g. export/default.yaml)")
     parser.add_argument("--force", action="store_true", help="replace an existing bundle")
     parser.add_argument(

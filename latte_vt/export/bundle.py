@@ -20,7 +20,7 @@ import torch
 from latte_vt import __version__
 from latte_vt.data.video.spec import ClipSpec
 from latte_vt.errors import InputError
-from latte_vt.export import int8
+from latte_vt.export import DEFAULT_OPSET, int8
 from latte_vt.export.graphs import TransactionGraph, TransactionPieceGraph, TransactionStepGraph, VideoGraph
 from latte_vt.export.onnx_export import (
     export_piece_graph,
@@ -89,7 +89,7 @@ def export_transaction_bundle(
     preprocessor_json: Path,
     schema: dict,
     out: Path,
-    opset: int = 18,
+    opset: int = DEFAULT_OPSET,
     force: bool = False,
     int8_events: Any = None,
     real_inputs: tuple | None = None,
@@ -133,7 +133,7 @@ def export_video_bundle(
     classes: list[str],
     spec: ClipSpec,
     out: Path,
-    opset: int = 18,
+    opset: int = DEFAULT_OPSET,
     force: bool = False,
     int8_samples: list[tuple[str, str]] | None = None,
     real_clips: list[np.ndarray] | None = None,

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from latte_vt.data.video.spec import ClipSpec
+from latte_vt.export import DEFAULT_OPSET
 from latte_vt.export.bundle import export_transaction_bundle, export_video_bundle
 from latte_vt.tasks.checkpoint import CheckpointError, load_checkpoint
 
@@ -85,7 +86,7 @@ def _real_histories(events, preprocessor_json: Path) -> tuple[np.ndarray, np.nda
 
 
 def export_checkpoint(
-    path: str | Path, out: str | Path, opset: int = 18, force: bool = False, int8: bool = False
+    path: str | Path, out: str | Path, opset: int = DEFAULT_OPSET, force: bool = False, int8: bool = False
 ) -> Path:
     """Export a VideoClassificationTask or TransactionScoringTask checkpoint to ``out``; with ``int8`` also
     a dynamic-int8 graph, judged on the checkpoint's validation data. Parity is checked on random inputs

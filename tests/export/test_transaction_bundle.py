@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from latte_vt.data.transactions import load_events, load_schema
+from latte_vt.export import DEFAULT_OPSET
 from latte_vt.runtime import Bundle, BundleError, StreamingScorer, TransactionScorer
 
 
@@ -36,7 +37,7 @@ def test_manifest_records_files_graphs_and_parity(bundle_dir):
     assert "past_state.0.S" in manifest["graphs"]["step"]["inputs"]
     assert manifest["parity"]["piece_vs_full"]["ok"] and manifest["parity"]["piece_vs_full"]["pieces"][0] == 1
     assert manifest["graphs"]["piece"]["inputs"].keys() == manifest["graphs"]["step"]["inputs"].keys()
-    assert manifest["opset"] == 18 and manifest["versions"]["torch"] == torch.__version__
+    assert manifest["opset"] == DEFAULT_OPSET and manifest["versions"]["torch"] == torch.__version__
 
 
 def test_int8_is_not_judged_on_a_validation_period_without_fraud(bundle_dir):
