@@ -25,7 +25,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -53,6 +53,9 @@ from latte_vt.bench.video import (
     within_pair_accuracy,
 )
 from latte_vt.tasks.video import VideoClassificationTask
+
+if TYPE_CHECKING:
+    from latte_vt.data.synthetic.long_video import LongVideoConfig
 
 ABLATIONS: dict[str, dict[str, Any]] = {
     "tied_qk": {"tie_qk": True},
@@ -135,7 +138,7 @@ QUICK = LongVideoBenchConfig(
 # --------------------------------------------------------------------------- data
 
 
-def long_set_matches(root: Path, synth: Any) -> bool:
+def long_set_matches(root: Path, synth: LongVideoConfig) -> bool:
     """Whether ``root`` holds a complete long set made with ``synth``'s settings (workers aside); a set made
     otherwise is reported and its ``meta.json`` removed, so it is generated again rather than measured."""
     from latte_vt.data.synthetic.long_video import LONG_GENERATOR_VERSION
@@ -234,7 +237,9 @@ def build_task(cfg: LongVideoBenchConfig, classes: list[str], frames: int, **opt
     )
 
 
-def fit(task: VideoClassificationTask, train: DecodedSplit, frames: int, steps: int, cfg: LongVideoBenchConfig):
+def fit(
+    task: VideoClassificationTask, train: DecodedSplit, frames: int, steps: int, cfg: LongVideoBenchConfig
+) -> tuple[L.Trainer, StepTimer, list[float], float]:
     """Train ``task`` ``steps`` steps on clips of ``frames`` frames -> (trainer, step timer, losses, seconds)."""
     from torch.utils.data import DataLoader
 
@@ -290,11 +295,11 @@ def train_model(
     task = build_task(cfg, classes, frames, **options)
     print(f"training {name}: {cfg.steps} steps, {cfg.tokens(frames)} tokens per clip", flush=True)
     trainer, timer, steps, seconds = fit(task, train, frames, cfg.steps, cfg)
-    idx = torch.from_numpy(uniform_frames(val.frames.shape[1], frames))
-    clips = val.frames[:, idx].float()  # (N, T, 3, S, S)
-    ordered, shuffled = (
-        DataLoader(ClipItems(val, c.__getitem__), 16, collate_fn=collate_valid)
-        for c in (clips, shuffle_frames(clips, cfg.seed))
+    idx = torch.from_numpy(uniform_frames(val.frames.shape[1], frames))  # (T,)
+    orders = (idx.expand(len(val.labels), -1), shuffle_frames(idx.expand(len(val.labels), -1), cfg.seed))  # (N, T)
+    ordered, shuffled = (  # clips cut and cast one at a time: a float32 copy of 256-frame clips is large
+        DataLoader(ClipItems(val, lambda i, o=o: val.frames[i, o[i]].float()), 16, collate_fn=collate_valid)
+        for o in orders
     )
     val_top1, shuffled_top1 = (trainer.validate(task, d, verbose=False)[0]["val_top1"] for d in (ordered, shuffled))
     preds = torch.cat([out["probs"].argmax(-1) for out in trainer.predict(task, shuffled)])
@@ -456,7 +461,7 @@ def _markdown(payload: dict) -> str:
     return "\n".join(lines)
 
 
-def _goals(payload: dict, cfg: LongVideoBenchConfig) -> dict[str, bool]:
+def _goals(payload: dict) -> dict[str, bool]:
     models, chance = payload["models"], payload["chance"]
     goals = {}
     if "latte_long" in models:
@@ -522,6 +527,6 @@ def run_long_video_bench(cfg: LongVideoBenchConfig, json_path: Path, md_path: Pa
     payload["step_ms_latte_4k"] = timing["latte"]["step_ms"]
     payload["step_ms_softmax_4k"] = timing["softmax"]["step_ms"]
     payload["total_s"] = round(time.perf_counter() - began, 1)
-    payload["goals"] = _goals(payload, cfg)
+    payload["goals"] = _goals(payload)
     write_outputs(payload, _markdown(payload), json_path, md_path, run)
     return payload
