@@ -31,6 +31,9 @@ speed, start time and 1-3 smaller distractor shapes (static or slowly drifting i
 Output (``DIR``): ``videos/<class>/<class>_<i>.mp4`` (H.264, yuv420p, with B-frames), ``train.csv``,
 ``val.csv``, ``test.csv`` (``path,label``, paths relative to the CSV; stratified by class),
 ``classes.txt`` (sorted) and ``meta.json``, written last, so its presence marks a complete set.
+
+``--long`` writes the long set instead (the six ordering classes decided by brief events over 256
+frames): ``latte_vt.data.synthetic.long_video``.
 """
 
 from __future__ import annotations
