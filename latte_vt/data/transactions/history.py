@@ -159,18 +159,6 @@ class EntityHistory:
             ctx[other_time_column(f)] = from_us(other[i])
         return ctx
 
-    def features(self, time_us: int, log_amount: float, buckets: Sequence[int]) -> list[float]:
-        """The history features (``feature_names`` order) of an event at ``time_us`` with this signed log amount
-        and these field buckets: ``feature_expressions`` for one event, in plain Python (the live path)."""
-        count = self.count
-        feats = [log_amount - self.sum_log_amount / float(count) if count > 0 else 0.0]
-        new, changed, other = self._flags(buckets)
-        feats += [float(x) for x in (*new, *changed)]
-        for o in other:
-            seconds = SINCE_CAP_SECONDS if o == NO_TIME else min(max((time_us - o) / 1e6, 0.0), SINCE_CAP_SECONDS)
-            feats.append(math.log1p(seconds))
-        return feats
-
     def advance(self, time: datetime, amount: float, buckets: Sequence[int]) -> EntityHistory:
         """The state after an event (a new object; this one is unchanged)."""
         seen = self.seen.copy()
