@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from latte_vt.bench.attention import suite
-from latte_vt.bench.report import LOADED
+from latte_vt.bench.report import LOADED, load_from_others
 from latte_vt.errors import InputError
 
 START, END = "<!-- headline:start -->", "<!-- headline:end -->"
@@ -74,7 +74,10 @@ def provenance(payload: dict) -> str:
     loads = {when: run[f"load_average_at_{when}"] for when in ("start", "end") if run.get(f"load_average_at_{when}")}
     load = ", ".join(f"{avg[0]:.1f} at the {when}" for when, avg in loads.items())
     load = f"1-min load {load}" if loads else "load not recorded"
-    if loads and max(avg[0] for avg in loads.values()) > LOADED:
+    if "own_load_at_end" in run:
+        load += f" ({run['own_load_at_end']:.1f} of it the run's own)"
+    others = load_from_others(run) if len(loads) == 2 else max((avg[0] for avg in loads.values()), default=0.0)
+    if others > LOADED:
         load += ": a loaded machine"
     return f"{date}, {commit}, {load}"
 

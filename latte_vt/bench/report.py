@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shlex
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import latte_vt
 
 #: the checkout the package is imported from (a wheel installed in site-packages is no checkout)
 SOURCE_ROOT = Path(latte_vt.__file__).resolve().parents[1]
-#: a 1-minute load average above this at the start or the end of a run is flagged in its report
+#: a 1-minute load average above this at the start, or from other work at the end, is flagged in its report
 LOADED = 1.5
 
 
@@ -44,6 +46,27 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def own_load(cpu_s: float, wall_s: float) -> float:
+    """A run's own share of the 1-minute load average at its end: its average CPU use (cores), weighted as the
+    kernel's exponential 1-minute average weighs a run of ``wall_s`` seconds (a short run barely moves it)."""
+    if wall_s <= 0:
+        return 0.0
+    return cpu_s / wall_s * (1.0 - math.exp(-wall_s / 60.0))
+
+
+def load_from_others(run: dict) -> float:
+    """The load other work put on the machine: the 1-minute load at the start, or at the end less the run's
+    own share (a benchmark that keeps every core busy drives the load up itself)."""
+    end = run["load_average_at_end"][0] - run.get("own_load_at_end", 0.0)
+    return max(run["load_average_at_start"][0], end)
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What a benchmark run was, recorded when it starts: date (UTC), command line, package version,
@@ -55,6 +78,7 @@ class RunInfo:
     git_commit: str | None
     git_dirty: bool | None
     load_average_at_start: list[float]
+    clock: tuple[float, float] = field(default=(0.0, 0.0), repr=False)  # (monotonic s, CPU s) at the start
 
     @classmethod
     def start(cls, repo: Path = SOURCE_ROOT) -> RunInfo:
@@ -66,19 +90,23 @@ class RunInfo:
             git_commit=commit,
             git_dirty=dirty,
             load_average_at_start=load_average(),
+            clock=(time.monotonic(), _cpu_seconds()),
         )
 
     def record(self) -> dict:
-        """The JSON record: the start fields and the load averages now (the end of the run so far)."""
-        return asdict(self) | {"load_average_at_end": load_average()}
+        """The JSON record: the start fields, the load averages now (the end of the run so far) and the run's
+        own share of the 1-minute one (``own_load``)."""
+        wall, cpu = time.monotonic() - self.clock[0], _cpu_seconds() - self.clock[1]
+        start = {k: v for k, v in asdict(self).items() if k != "clock"}
+        return start | {"load_average_at_end": load_average(), "own_load_at_end": round(own_load(cpu, wall), 2)}
 
 
 def run_header(run: dict) -> str:
     """Markdown for the top of a report: a warning when the machine was loaded, then the run record."""
-    load = max(run["load_average_at_start"][0], run["load_average_at_end"][0])
+    load = load_from_others(run)
     warning = (
-        f"> **Measured on a loaded machine: load {load:.2f}** (1-minute load average above {LOADED} at the start "
-        "or the end of the run): times are inflated.\n\n"
+        f"> **Measured on a loaded machine: load {load:.2f}** (1-minute load average above {LOADED} at the start, "
+        "or at the end less the run's own share): times are inflated.\n\n"
     )
     if run["git_commit"] is None:
         commit = "commit not recorded (no git checkout)"
@@ -86,9 +114,11 @@ def run_header(run: dict) -> str:
         dirty = " with uncommitted changes (dirty tree)" if run["git_dirty"] else ""
         commit = f"commit {run['git_commit'][:12]}{dirty}"
     start, end = (", ".join(f"{x:.2f}" for x in run[key]) for key in ("load_average_at_start", "load_average_at_end"))
+    own = f" (the run's own share of it {run['own_load_at_end']:.2f})" if "own_load_at_end" in run else ""
     return (
         f"{warning if load > LOADED else ''}Run {run['date']}: `{run['command']}`; latte_vt {run['version']}, "
-        f"{commit}; load average (1, 5, 15 min) {start} at the start, {end} at the end."
+        f"{commit}; load average (1, 5, 15 min) {start} at the start, {end} at the end"
+        f"{own}."
     )
 
 

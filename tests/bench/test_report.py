@@ -1,6 +1,7 @@
 """Every benchmark report carries its run record: commit, dirty tree, version, command line, load, date."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -10,7 +11,15 @@ from pathlib import Path
 import pytest
 
 import latte_vt
-from latte_vt.bench.report import SOURCE_ROOT, RunInfo, git_state, run_header, write_outputs
+from latte_vt.bench.report import (
+    SOURCE_ROOT,
+    RunInfo,
+    git_state,
+    load_from_others,
+    own_load,
+    run_header,
+    write_outputs,
+)
 from latte_vt.cli import main
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -87,3 +96,15 @@ def test_without_git_commit_and_dirty_are_null(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no git executable to be found
     assert git_state(SOURCE_ROOT) == (None, None)
     assert RunInfo.start(SOURCE_ROOT).git_dirty is None
+
+
+def test_the_runs_own_share_of_the_load_is_not_counted_as_a_loaded_machine():
+    assert own_load(0.5, 0.5) < 0.01  # a short run barely moves the 1-minute average
+    assert own_load(600.0, 300.0) == pytest.approx(2.0 * (1 - math.exp(-5)))  # two busy cores for 5 minutes
+    run = {"date": "d", "command": "c", "version": "v", "git_commit": "a" * 40, "git_dirty": False}
+    run |= {"load_average_at_start": [1.0, 0, 0], "load_average_at_end": [2.3, 0, 0]}
+    assert load_from_others(run) == 2.3 and "loaded machine" in run_header(run)  # no record of its own share
+    own = run | {"own_load_at_end": 1.99}
+    assert load_from_others(own) == pytest.approx(1.0)
+    assert "loaded machine" not in run_header(own) and "the run's own share of it 1.99" in run_header(own)
+    assert "loaded machine" in run_header(own | {"load_average_at_end": [3.7, 0, 0]})  # others ran beside it
