@@ -47,10 +47,11 @@ from latte_vt.bench.video import (
     DecodedSplit,
     TrainLoss,
     VideoBenchConfig,
+    fit_for_steps,
     load_split,
-    partners,
+    loss_summary,
+    order_scores,
     shuffle_frames,
-    within_pair_accuracy,
 )
 from latte_vt.tasks.video import VideoClassificationTask
 
@@ -241,10 +242,6 @@ def fit(
     task: VideoClassificationTask, train: DecodedSplit, frames: int, steps: int, cfg: LongVideoBenchConfig
 ) -> tuple[L.Trainer, StepTimer, list[float], float]:
     """Train ``task`` ``steps`` steps on clips of ``frames`` frames -> (trainer, step timer, losses, seconds)."""
-    from torch.utils.data import DataLoader
-
-    from latte_vt.data.video.datasets import collate_valid
-
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     n, F = len(train.labels), train.frames.shape[1]
@@ -253,28 +250,9 @@ def fit(
         return train.frames[i, torch.from_numpy(train_frames(F, frames, rng))].float()  # (T, 3, S, S)
 
     timer, losses = StepTimer(), TrainLoss()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_steps=steps,
-        callbacks=[timer, losses],
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-    )
-    g = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(
-        ClipItems(train, clip),
-        min(cfg.batch_size, n),
-        shuffle=True,
-        drop_last=True,
-        collate_fn=collate_valid,
-        generator=g,
-    )
-    began = time.perf_counter()
-    trainer.fit(task, loader)
-    return trainer, timer, losses.values, time.perf_counter() - began
+    batch = min(cfg.batch_size, n)
+    trainer, seconds = fit_for_steps(task, ClipItems(train, clip), steps, batch, cfg.seed, [timer, losses], False)
+    return trainer, timer, losses.values, seconds
 
 
 def train_model(
@@ -287,22 +265,14 @@ def train_model(
 ) -> dict:
     """Train one model its ``cfg.steps`` through ``VideoClassificationTask``, then validate it (the task's
     metrics) on the ordered and the frame-shuffled evaluation clips of ``frames`` uniform frames."""
-    from torch.utils.data import DataLoader
-
-    from latte_vt.data.video.datasets import collate_valid
-
     train, val = data["train"], data["val"]
     task = build_task(cfg, classes, frames, **options)
     print(f"training {name}: {cfg.steps} steps, {cfg.tokens(frames)} tokens per clip", flush=True)
     trainer, timer, steps, seconds = fit(task, train, frames, cfg.steps, cfg)
     idx = torch.from_numpy(uniform_frames(val.frames.shape[1], frames))  # (T,)
     orders = (idx.expand(len(val.labels), -1), shuffle_frames(idx.expand(len(val.labels), -1), cfg.seed))  # (N, T)
-    ordered, shuffled = (  # clips cut and cast one at a time: a float32 copy of 256-frame clips is large
-        DataLoader(ClipItems(val, lambda i, o=o: val.frames[i, o[i]].float()), 16, collate_fn=collate_valid)
-        for o in orders
-    )
-    val_top1, shuffled_top1 = (trainer.validate(task, d, verbose=False)[0]["val_top1"] for d in (ordered, shuffled))
-    preds = torch.cat([out["probs"].argmax(-1) for out in trainer.predict(task, shuffled)])
+    # clips cut and cast one at a time: a float32 copy of 256-frame clips is large
+    ordered, shuffled = (ClipItems(val, lambda i, o=o: val.frames[i, o[i]].float()) for o in orders)
     B = min(cfg.batch_size, len(train.labels))
     return {
         "frames": frames,
@@ -312,12 +282,8 @@ def train_model(
         "epochs": round(trainer.global_step * B / len(train.labels), 1),
         "train_s": round(seconds, 1),
         "step_ms": timer.median_ms(skip=3),
-        "first_loss": round(float(np.mean(steps[:20])), 3),
-        "last_loss": round(float(np.mean(steps[-20:])), 3),
-        "loss_curve": [round(float(np.mean(p)), 3) for p in np.array_split(steps, min(10, len(steps)))],  # tenths
-        "val_top1": val_top1,
-        "shuffled_top1": shuffled_top1,
-        "shuffled_within_pair": within_pair_accuracy(preds, val.labels, partners(classes)),
+        **loss_summary(steps),
+        **order_scores(trainer, task, ordered, shuffled, 16, classes),
         "params": sum(p.numel() for p in task.model.parameters()),
     }
 

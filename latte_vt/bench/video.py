@@ -266,13 +266,74 @@ def shuffle_frames(clips: Tensor, seed: int) -> Tensor:
     return clips[torch.arange(len(clips))[:, None], perm]  # (N, T, 3, S, S)
 
 
-def train_one(kind: str, cfg: VideoBenchConfig, data: dict[str, DecodedSplit], classes: list[str]) -> dict:
-    """Train one model for its fixed steps through ``VideoClassificationTask`` and a Lightning ``Trainer``,
-    then validate it (the task's metrics) on ordered and frame-shuffled evaluation clips."""
+def fit_for_steps(
+    task: VideoClassificationTask,
+    items: Dataset,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    callbacks: list[L.Callback],
+    progress: bool = True,
+) -> tuple[L.Trainer, float]:
+    """Train ``task`` for ``steps`` optimizer steps on shuffled whole batches of ``items`` through a Lightning
+    ``Trainer`` (CPU, no logger or checkpoints) -> (trainer, seconds)."""
     from torch.utils.data import DataLoader
 
     from latte_vt.data.video.datasets import collate_valid
 
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=steps,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+    )
+    g = torch.Generator().manual_seed(seed)
+    loader = DataLoader(items, batch_size, shuffle=True, drop_last=True, collate_fn=collate_valid, generator=g)
+    began = time.perf_counter()
+    trainer.fit(task, loader)
+    return trainer, time.perf_counter() - began
+
+
+def order_scores(
+    trainer: L.Trainer,
+    task: VideoClassificationTask,
+    ordered: ClipItems,
+    shuffled: ClipItems,
+    batch_size: int,
+    classes: list[str],
+) -> dict:
+    """The task's validation top-1 on ordered and on frame-shuffled clips of the same split, and how often the
+    shuffled clips still get the right direction within their time-reversed pair."""
+    from torch.utils.data import DataLoader
+
+    from latte_vt.data.video.datasets import collate_valid
+
+    loaders = [DataLoader(d, batch_size, collate_fn=collate_valid) for d in (ordered, shuffled)]
+    val_top1, shuffled_top1 = (trainer.validate(task, d, verbose=False)[0]["val_top1"] for d in loaders)
+    preds = torch.cat([out["probs"].argmax(-1) for out in trainer.predict(task, loaders[1])])
+    return {
+        "val_top1": val_top1,
+        "shuffled_top1": shuffled_top1,
+        "shuffled_within_pair": within_pair_accuracy(preds, shuffled.split.labels, partners(classes)),
+    }
+
+
+def loss_summary(losses: list[float]) -> dict:
+    """Mean training loss over the first and the last 20 steps, and over each tenth of the run."""
+    return {
+        "first_loss": round(float(np.mean(losses[:20])), 3),
+        "last_loss": round(float(np.mean(losses[-20:])), 3),
+        "loss_curve": [round(float(np.mean(p)), 3) for p in np.array_split(losses, min(10, len(losses)))],
+    }
+
+
+def train_one(kind: str, cfg: VideoBenchConfig, data: dict[str, DecodedSplit], classes: list[str]) -> dict:
+    """Train one model for its fixed steps through ``VideoClassificationTask`` and a Lightning ``Trainer``,
+    then validate it (the task's metrics) on ordered and frame-shuffled evaluation clips."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     train, val = data["train"], data["val"]
@@ -280,40 +341,17 @@ def train_one(kind: str, cfg: VideoBenchConfig, data: dict[str, DecodedSplit], c
     B = min(cfg.batch_size, n)
     task = build_task(kind, cfg, classes)
     losses = TrainLoss()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_steps=cfg.steps_for(kind),
-        callbacks=[losses],
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
     items = ClipItems(train, lambda i: train_clip(train.frames[i], cfg, rng))
-    g = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(items, B, shuffle=True, drop_last=True, collate_fn=collate_valid, generator=g)
-    began = time.perf_counter()
-    trainer.fit(task, loader)
-    seconds = time.perf_counter() - began
+    trainer, seconds = fit_for_steps(task, items, cfg.steps_for(kind), B, cfg.seed, [losses])
     clips = eval_clips(val.frames, cfg)  # (N, T, 3, S, S)
-    ordered, shuffled = (
-        DataLoader(ClipItems(val, c.__getitem__), 32, collate_fn=collate_valid)
-        for c in (clips, shuffle_frames(clips, cfg.seed))
-    )
-    val_top1, shuffled_top1 = (trainer.validate(task, d, verbose=False)[0]["val_top1"] for d in (ordered, shuffled))
-    preds = torch.cat([out["probs"].argmax(-1) for out in trainer.predict(task, shuffled)])
-    steps = losses.values
+    ordered, shuffled = (ClipItems(val, c.__getitem__) for c in (clips, shuffle_frames(clips, cfg.seed)))
     return {
         "max_steps": cfg.steps_for(kind),
         "steps": trainer.global_step,
         "epochs": round(trainer.global_step * B / n, 1),
         "train_s": round(seconds, 1),
-        "first_loss": round(float(np.mean(steps[:20])), 3),
-        "last_loss": round(float(np.mean(steps[-20:])), 3),
-        "loss_curve": [round(float(np.mean(p)), 3) for p in np.array_split(steps, min(10, len(steps)))],  # tenths
-        "val_top1": val_top1,
-        "shuffled_top1": shuffled_top1,
-        "shuffled_within_pair": within_pair_accuracy(preds, val.labels, partners(classes)),
+        **loss_summary(losses.values),
+        **order_scores(trainer, task, ordered, shuffled, 32, classes),
         "clips_per_s": round(clips_per_second(task.model, clips), 1),
         "params": sum(p.numel() for p in task.model.parameters()),
     }
