@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nearest_centroid import nearest_centroid_loo  # this folder is on sys.path under pytest
 
 from latte_vt.cli import main
 from latte_vt.data.synthetic.long_video import EVENT_FRAMES, LongVideoConfig, brief_spans, long_events, write_long_video
@@ -122,19 +123,6 @@ def order_rule(areas: np.ndarray, times: np.ndarray) -> str:
     """The class a reader of the given frames would name: the three shapes ordered by when each is largest."""
     shapes = ("square", "circle", "triangle")
     return "_".join(shapes[i] for i in np.argsort(times[areas.argmax(0)], kind="stable"))
-
-
-def nearest_centroid_loo(groups: list[list[np.ndarray]]) -> float:
-    """Leave-one-out accuracy of a nearest-centroid classifier on standardised features (one group per class)."""
-    X = np.stack([f for g in groups for f in g])
-    y = np.concatenate([np.full(len(g), c) for c, g in enumerate(groups)])
-    X = (X - X.mean(0)) / (X.std(0) + 1e-6)
-    correct = 0
-    for i in range(len(X)):
-        rest = np.arange(len(X)) != i
-        centroids = [X[rest & (y == c)].mean(0) for c in range(len(groups))]
-        correct += int(np.argmin([np.linalg.norm(X[i] - c) for c in centroids]) == y[i])
-    return correct / len(X)
 
 
 def test_every_frame_decides_the_class_but_16_uniform_frames_do_not(decoded):

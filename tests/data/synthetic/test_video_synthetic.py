@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from nearest_centroid import nearest_centroid_loo  # this folder is on sys.path under pytest
 
 from latte_vt.cli import main
 from latte_vt.data.synthetic.video import (
@@ -93,19 +94,6 @@ def clip_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
     grey = F.interpolate(x, size=(16, 16), mode="area")[:, 0]
     t = torch.arange(16.0) - 7.5
     return grey.mean(0).flatten().numpy(), (t[:, None, None] * edges).sum(0).flatten().numpy()
-
-
-def nearest_centroid_loo(groups: list[list[np.ndarray]]) -> float:
-    """Leave-one-out accuracy of a nearest-centroid classifier on standardised features (one group per class)."""
-    X = np.stack([f for g in groups for f in g])
-    y = np.concatenate([np.full(len(g), c) for c, g in enumerate(groups)])
-    X = (X - X.mean(0)) / (X.std(0) + 1e-6)
-    correct = 0
-    for i in range(len(X)):
-        rest = np.arange(len(X)) != i
-        centroids = [X[rest & (y == c)].mean(0) for c in range(len(groups))]
-        correct += int(np.argmin([np.linalg.norm(X[i] - c) for c in centroids]) == y[i])
-    return correct / len(X)
 
 
 @pytest.fixture(scope="module")
