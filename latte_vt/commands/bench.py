@@ -18,6 +18,14 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def print_goals(payload: dict, json_path: Path, md_path: Path) -> int:
+    """Say where the report went and each goal, met or missed; exit code 0 (a missed goal is a result)."""
+    print(f"wrote {json_path} and {md_path}")
+    for text, ok in payload["goals"].items():
+        print(f"{'ok ' if ok else 'MISSED'} {text}")
+    return 0
+
+
 def run_attention(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -143,10 +151,7 @@ def run_video(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else Path("benchmarks") / f"video-cpu{'-quick' if args.quick else ''}.json"
     md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
     payload = run_video_bench(cfg, json_path, md_path)
-    print(f"wrote {json_path} and {md_path}")
-    for text, ok in payload["goals"].items():
-        print(f"{'ok ' if ok else 'MISSED'} {text}")
-    return 0
+    return print_goals(payload, json_path, md_path)
 
 
 def run_long_video(args: argparse.Namespace) -> int:
@@ -166,10 +171,7 @@ def run_long_video(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else Path("benchmarks") / f"{stem}.json"
     md_path = Path(args.markdown) if args.markdown else json_path.with_suffix(".md")
     payload = run_long_video_bench(cfg, json_path, md_path)
-    print(f"wrote {json_path} and {md_path}")
-    for text, ok in payload["goals"].items():
-        print(f"{'ok ' if ok else 'MISSED'} {text}")
-    return 0
+    return print_goals(payload, json_path, md_path)
 
 
 def run_readme(args: argparse.Namespace) -> int:
