@@ -85,17 +85,20 @@ def score_histories(
 
     out = np.full(len(cat), np.nan, dtype=np.float32)
     long = lengths > max_batch_events if piece is not None else np.zeros(len(lengths), dtype=bool)
-    short = np.flatnonzero(~long)
-    work = [short[b] for b in length_batches(lengths[short], max_batch_events)] + list(np.flatnonzero(long))
+    short, long_entities = np.flatnonzero(~long), np.flatnonzero(long)
+    batches = [short[b] for b in length_batches(lengths[short], max_batch_events)]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    for item in tqdm(work, desc="scoring", unit="batch", disable=not progress or len(work) < 2):
-        if isinstance(item, np.ndarray):  # entities batched whole
-            batch = pad_left(cat, num, lengths, item)
+    work = len(batches) + len(long_entities)
+    with tqdm(total=work, desc="scoring", unit="batch", disable=not progress or work < 2) as bar:
+        for entities in batches:  # entities batched whole
+            batch = pad_left(cat, num, lengths, entities)
             out[batch.rows[batch.mask]] = logits(batch.cat, batch.num, batch.mask)[batch.mask]
-            continue
-        states, first, end = None, int(starts[item]), int(starts[item] + lengths[item])
-        for a in range(first, end, max_batch_events):  # one long entity, piece by piece (views: no copies)
-            b = min(a + max_batch_events, end)
-            piece_logits, states = piece(cat[None, a:b], num[None, a:b], states)  # (1, b - a)
-            out[a:b] = piece_logits[0]
+            bar.update()
+        for entity in long_entities:  # one long entity, piece by piece (views: no copies)
+            states, first, end = None, int(starts[entity]), int(starts[entity] + lengths[entity])
+            for a in range(first, end, max_batch_events):
+                b = min(a + max_batch_events, end)
+                piece_logits, states = piece(cat[None, a:b], num[None, a:b], states)  # (1, b - a)
+                out[a:b] = piece_logits[0]
+            bar.update()
     return out
