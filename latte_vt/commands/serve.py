@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     service = ScoringService(
-        args.bundle, args.state, args.checkpoint_every, args.threads, args.max_batch or MAX_BATCH_EVENTS,
+        args.bundle, args.state, args.checkpoint_every, args.threads,
+        MAX_BATCH_EVENTS if args.max_batch is None else args.max_batch,
         args.batch_wait_ms,
     )  # fmt: skip
     print(f"serve: bundle {service.scorer.bundle_id} ({args.bundle}), state {args.state}", file=sys.stderr)

@@ -174,10 +174,12 @@ class LiveStream:
     ) -> None:
         if checkpoint_every < 1:
             raise StreamError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        if batch_size is not None and batch_size < 1:
+            raise StreamError(f"batch_size (--batch) must be >= 1, got {batch_size}")
         self.scorer = scorer
         self.input, self.output, self.rejects = str(input), str(output), Path(rejects)
         self.checkpoint_every = checkpoint_every
-        self.batch_size = batch_size or BATCH
+        self.batch_size = BATCH if batch_size is None else batch_size
         self.input_start_offset = input_start_offset
         self.record_latency = record_latency
         self.progress = progress

@@ -209,9 +209,9 @@ class ScoringService:
         batch_wait_ms: float = 0.0,
     ) -> None:
         if checkpoint_every < 1 or max_batch_events < 1 or batch_wait_ms < 0:
-            raise ValueError(
-                f"need checkpoint_every >= 1, max_batch_events >= 1 and batch_wait_ms >= 0; got {checkpoint_every}, "
-                f"{max_batch_events} and {batch_wait_ms}"
+            raise InputError(
+                "need --checkpoint-every >= 1, --max-batch >= 1 and --batch-wait-ms >= 0; got "
+                f"{checkpoint_every}, {max_batch_events} and {batch_wait_ms}"
             )
         self.bundle_path = Path(bundle)
         self.state = Path(state)

@@ -98,3 +98,12 @@ def test_unsafe_resumes_are_refused(transaction_bundle, live_events, tmp_path, c
     assert "fewer than the" in err and "truncated or replaced" in err
     assert stream(transaction_bundle, "--input", str(source), "--output", "-") == 2
     assert "give --state PATH" in capsys.readouterr().err
+
+
+def test_a_micro_batch_below_one_line_is_refused(transaction_bundle, live_events, tmp_path, capsys):
+    source, out = tmp_path / "events.jsonl", tmp_path / "scores.jsonl"
+    write_jsonl(live_events[:10], source)
+    for bad in ("0", "-3"):  # not silently replaced by the default
+        assert stream(transaction_bundle, "--input", str(source), "--output", str(out), "--batch", bad) == 2
+        assert f"batch_size (--batch) must be >= 1, got {bad}" in capsys.readouterr().err
+    assert not out.exists()

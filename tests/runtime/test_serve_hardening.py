@@ -142,3 +142,18 @@ def test_serve_passes_the_token_and_allows_loopback(transaction_bundle, tmp_path
         main([*base, "--state", str(tmp_path / "b.sqlite"), "--host", "0.0.0.0", "--token-file", str(token_file)]) == 0
     )
     assert calls == [("::1", None), ("0.0.0.0", "abc")]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--max-batch", "0"), ("--batch-wait-ms", "-1"), ("--checkpoint-every", "0")]
+)
+def test_serve_refuses_group_commit_settings_out_of_range(
+    transaction_bundle, tmp_path, capsys, monkeypatch, flag, value
+):
+    import latte_vt.runtime.serve as runtime_serve
+
+    monkeypatch.setattr(runtime_serve, "serve", lambda *a: pytest.fail("a server was started"))
+    base = ["serve", "--bundle", str(transaction_bundle), "--state", str(tmp_path / "s.sqlite")]
+    assert main([*base, flag, value]) == 2  # not silently replaced by the default
+    assert "need --checkpoint-every >= 1, --max-batch >= 1 and --batch-wait-ms >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "s.sqlite").exists()
