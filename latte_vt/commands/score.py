@@ -3,7 +3,9 @@
 INPUT is one or more CSV/Parquet files, globs or folders. Rows the schema rejects go to ``--rejects``
 (default: ``<output stem>.rejects.parquet`` next to the output) with their reason; nothing is dropped
 silently. ``--bundle DIR`` scores with an exported ONNX bundle (onnxruntime, no torch) instead; both
-run through ``latte_vt.predict.TransactionScorer`` (same validation, encoding and batching).
+run through ``latte_vt.predict.TransactionScorer.score_file`` (same validation, encoding and batching): the
+input is validated, encoded and scored in pieces of ``--piece-events`` events and the scores written as they come,
+so memory stays bounded whatever the input's size or its longest history.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
+from latte_vt.data.transactions.pieces import PIECE_EVENTS
 from latte_vt.errors import InputError
 from latte_vt.predict.histories import MAX_BATCH_EVENTS
 
@@ -26,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".parquet", ".csv"):
         raise InputError(f"--output must end in .parquet or .csv, got {output}")
-    if args.max_batch_events < 1:
-        raise InputError(f"--max-batch-events must be at least 1, got {args.max_batch_events}")
+    for flag, value in (("--max-batch-events", args.max_batch_events), ("--piece-events", args.piece_events)):
+        if value < 1:
+            raise InputError(f"{flag} must be at least 1, got {value}")
     rejects = Path(args.rejects) if args.rejects else _default_rejects(output)
     from latte_vt.predict import TransactionScorer
 
@@ -38,18 +42,12 @@ def run(args: argparse.Namespace) -> int:
         from latte_vt.data.transactions import load_schema
 
         scorer.schema = load_schema(args.schema)
-    scores = scorer.score(args.inputs, rejects_path=rejects, progress=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with scorer.stages.stage("write"):
-        if output.suffix.lower() == ".parquet":
-            scores.write_parquet(output)
-        else:
-            scores.write_csv(output)
+    scored = scorer.score_file(args.inputs, output, rejects, progress=True, piece_events=args.piece_events)
     seconds = time.perf_counter() - began
     print(scorer.last_report.summary())
-    rate = scores.height / max(seconds, 1e-9)
+    rate = scored / max(seconds, 1e-9)
     engine = "onnxruntime" if scorer.kind == "bundle" else "torch"
-    print(f"scored {scores.height} events with {engine} in {seconds:.1f} s ({rate:.0f} events/s) -> {output}")
+    print(f"scored {scored} events with {engine} in {seconds:.1f} s ({rate:.0f} events/s) -> {output}")
     print(f"time by stage: {scorer.stages.summary()}")
     return 0
 
@@ -67,5 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=MAX_BATCH_EVENTS,
         help="padded events per model call; a longer entity is scored in pieces of this many events (carried state)",
+    )
+    parser.add_argument(
+        "--piece-events",
+        type=int,
+        default=PIECE_EVENTS,
+        help="rows read and validated, and events encoded and scored, at a time (bounds memory; an entity longer "
+        "than this is scored in parts carrying its history and model state)",
     )
     parser.set_defaults(func=run)

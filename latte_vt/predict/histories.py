@@ -95,10 +95,50 @@ def score_histories(
             out[batch.rows[batch.mask]] = logits(batch.cat, batch.num, batch.mask)[batch.mask]
             bar.update()
         for entity in long_entities:  # one long entity, piece by piece (views: no copies)
-            states, first, end = None, int(starts[entity]), int(starts[entity] + lengths[entity])
-            for a in range(first, end, max_batch_events):
-                b = min(a + max_batch_events, end)
-                piece_logits, states = piece(cat[None, a:b], num[None, a:b], states)  # (1, b - a)
-                out[a:b] = piece_logits[0]
+            first, end = int(starts[entity]), int(starts[entity] + lengths[entity])
+            out[first:end] = score_run(piece, cat[first:end], num[first:end], max_batch_events)[0]
             bar.update()
     return out
+
+
+def score_run(
+    piece: PieceLogits, cat: np.ndarray, num: np.ndarray, max_batch_events: int, states: Any = None
+) -> tuple[np.ndarray, Any]:
+    """Consecutive events of one history (cat (T, F_cat), num (T, F_num)) continuing ``states`` (None: no past), in
+    pieces of ``max_batch_events`` events -> logits (T,) float32 and the states after them."""
+    out = np.empty(len(cat), dtype=np.float32)
+    for a in range(0, len(cat), max_batch_events):
+        b = min(a + max_batch_events, len(cat))
+        piece_logits, states = piece(cat[None, a:b], num[None, a:b], states)  # (1, b - a)
+        out[a:b] = piece_logits[0]
+    return out, states
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run ``start:end`` of the concatenated histories read and scored at once: whole entities (``part`` None),
+    or part ``part`` (0, 1, ...) of one entity too long for one piece, continuing the model state of part - 1."""
+
+    start: int
+    end: int
+    part: int | None = None
+
+
+def history_pieces(lengths: np.ndarray, piece_events: int, max_batch_events: int, split: bool) -> list[Piece]:
+    """Whole entities, up to ``piece_events`` events a piece; an entity longer than that alone, in parts of a
+    multiple of ``max_batch_events`` events (so its model calls are those of ``score_history``'s one pass) — or
+    whole without ``split`` (a model without carried state)."""
+    size = max(max_batch_events, piece_events // max_batch_events * max_batch_events)
+    pieces, start, end = [], 0, 0
+    for n in lengths.tolist():
+        if (split and n > size) or end + n - start > piece_events:
+            if end > start:
+                pieces.append(Piece(start, end))
+            start = end
+        if split and n > size:
+            pieces += [Piece(a, min(a + size, end + n), k) for k, a in enumerate(range(end, end + n, size))]
+            start = end + n
+        end += n
+    if end > start:
+        pieces.append(Piece(start, end))
+    return pieces

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from latte_vt.predict.histories import MAX_BATCH_EVENTS, PieceLogits, score_histories
+from latte_vt.data.transactions.pieces import PIECE_EVENTS
+from latte_vt.predict.histories import MAX_BATCH_EVENTS, PieceLogits, history_pieces, score_histories, score_run
 from latte_vt.predict.source import ModelKind, model_kind
 from latte_vt.predict.stages import StageTimes
 from latte_vt.runtime.bundle import Bundle
@@ -34,6 +35,9 @@ class EventModel(Protocol):
     def logits(self, cat: np.ndarray, num: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """cat (B, T, F_cat) int64, num (B, T, F_num) float32, mask (B, T) bool -> logits (B, T)."""
         ...
+
+
+SCORE_COLUMNS = ("event_id", "entity", "time")  # beside "score"
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -124,4 +128,54 @@ class TransactionScorer:
 
         encoded = self.encode(events, rejects_path)
         scores = pl.Series("score", self.probabilities(encoded, progress), dtype=pl.Float32)
-        return encoded.select("event_id", "entity", "time").with_columns(scores)
+        return encoded.select(*SCORE_COLUMNS).with_columns(scores)
+
+    def score_file(
+        self,
+        events: Any,
+        output: str | Path,
+        rejects_path: str | Path | None = None,
+        progress: bool = False,
+        piece_events: int = PIECE_EVENTS,
+    ) -> int:
+        """``score`` of event files (path, glob, folder or list) written to ``output`` (.parquet, a row group per
+        piece, or .csv) in bounded memory: files validated in slices of ``piece_events`` rows, then read back,
+        encoded and scored ``piece_events`` events at a time (an entity longer than that in parts, its history
+        features and the model's state carried from one to the next).  Same rows, order and scores as ``score``;
+        returns the number of events scored."""
+        import polars as pl
+        from tqdm import tqdm
+
+        from latte_vt.data.transactions.pieces import validate_in_pieces
+        from latte_vt.data.transactions.writer import FrameWriter
+
+        with self.stages.stage("read_validate"):
+            found = validate_in_pieces(events, self.schema, rejects_path, False, piece_events)
+        self.last_report = found.report
+        split = self.model.piece_logits is not None
+        pieces = history_pieces(found.lengths(), piece_events, self.max_batch_events, split)
+        types = {"event_id": pl.String, "entity": pl.String, "time": pl.Datetime("us", "UTC"), "score": pl.Float32}
+        carry, states = None, None
+        with FrameWriter(output, empty=pl.DataFrame(schema=types)) as out:
+            for piece in tqdm(pieces, desc="scoring", unit="piece", disable=not progress or len(pieces) < 2):
+                with self.stages.stage("read_validate"):
+                    events_in = found.read(piece.start, piece.end)
+                with self.stages.stage("encode"):
+                    encoded, carry = self.preprocessor.transform_piece(events_in, carry)
+                if piece.part is None:
+                    scores = self.probabilities(encoded)
+                else:
+                    scores, states = self._continue(encoded, None if piece.part == 0 else states)
+                with self.stages.stage("write"):
+                    out.write(encoded.select(*SCORE_COLUMNS).with_columns(pl.Series("score", scores)))
+        return out.rows
+
+    def _continue(self, encoded: pl.DataFrame, states: Any) -> tuple[np.ndarray, Any]:
+        """Scores (T,) of consecutive events of one entity continuing the model's ``states`` (None: its first
+        events), and the states after them."""
+        with self.stages.stage("encode"):
+            cat, num, _ = encoded_arrays(encoded, self.preprocessor)
+        piece = self.stages.timed("model", self.model.piece_logits)
+        with self.stages.stage("batch", minus="model"):
+            logits, states = score_run(piece, cat, num, self.max_batch_events, states)
+            return sigmoid(logits), states

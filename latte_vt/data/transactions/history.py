@@ -35,6 +35,7 @@ NO_TIME = np.iinfo(np.int64).min  # ``EntityHistory.other_time_us`` of a field t
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CONTEXT_COUNT = "history_count"  # events of the entity before this one
 CONTEXT_SUM = "history_sum_log_amount"  # sum of their signed log amounts (float64)
+START = "history_start"  # the first row of a piece that continues a carried entity
 
 
 def new_column(f: str) -> str:
@@ -79,28 +80,93 @@ def feature_names(fields: Sequence[str]) -> list[str]:
     ]
 
 
-def context_columns(frame: pl.DataFrame, fields: Sequence[str], signed_log_amount: pl.Expr) -> list[pl.Expr]:
-    """Batch context of each event of ``frame`` (sorted by entity, then time): its entity's earlier-event
-    count and log-amount sum, and per tracked field the new/changed flags and the time of the latest
-    earlier event with another value (null when none)."""
+def bucket_column(f: str) -> str:
+    return f"history_bucket_{f}"
+
+
+@dataclass(frozen=True)
+class Carried:
+    """The history of the entity a piece of an (entity, time)-sorted log ends with: the next piece, whose first
+    rows continue that entity, starts from it (``with_context``), so features in pieces equal one pass."""
+
+    entity: str
+    past: EntityHistory
+
+
+def with_context(
+    lf: pl.LazyFrame,
+    frame: pl.DataFrame,
+    fields: Sequence[str],
+    signed_log_amount: pl.Expr,
+    carry: Carried | None = None,
+) -> pl.LazyFrame:
+    """``lf`` (the events of ``frame``, sorted by entity, then time) with each event's context: ``prev_time`` (its
+    entity's previous event time, null for its first), its entity's earlier-event count and log-amount sum, and per
+    tracked field its value's hash bucket, the new/changed flags and the time of the latest earlier event with
+    another value (null when none).  With ``carry``, the rows of ``carry.entity`` continue its carried history."""
     import polars as pl
 
-    exprs = [
-        pl.int_range(pl.len()).over("entity").alias(CONTEXT_COUNT),
-        signed_log_amount.cum_sum().shift(1, fill_value=0.0).over("entity").alias(CONTEXT_SUM),
-    ]
+    past = carry.past if carry else None
+    ongoing = pl.col("entity") == carry.entity if carry else pl.lit(False)  # rows continuing the carried entity
+    start = ongoing & (pl.int_range(pl.len()).over("entity") == 0)  # the first of them
+    prev_time = pl.col("time").shift(1).over("entity")
+    log_amount, count = signed_log_amount, pl.int_range(pl.len()).over("entity")
+    if past:  # carried sum + this value: the same sequential sum as one pass
+        prev_time = pl.when(start).then(pl.lit(past.last_time, dtype=pl.Datetime("us", "UTC"))).otherwise(prev_time)
+        log_amount = pl.when(start).then(past.sum_log_amount + log_amount).otherwise(log_amount)
+        count = count + pl.when(ongoing).then(past.count).otherwise(0)
+    total = log_amount.cum_sum().shift(1, fill_value=0.0).over("entity")
+    total = pl.when(start).then(past.sum_log_amount).otherwise(total) if past else total
+    columns = [start.alias(START), prev_time.alias("prev_time"), count.alias(CONTEXT_COUNT), total.alias(CONTEXT_SUM)]
     for f in fields:
         values = frame[f].unique()
         buckets = pl.Series([value_bucket(v) for v in values.to_list()], dtype=pl.Int64)
-        bucket = pl.col(f).replace_strict(values, buckets, return_dtype=pl.Int64)
-        changed = (bucket != bucket.shift(1)).fill_null(False)
-        exprs += [
-            bucket.is_first_distinct().over("entity").alias(new_column(f)),
-            changed.over("entity").alias(changed_column(f)),
-            # a change makes the previous event the latest other-valued one, until the next change
-            pl.when(changed).then(pl.col("time").shift(1)).forward_fill().over("entity").alias(other_time_column(f)),
-        ]
-    return exprs
+        columns.append(pl.col(f).replace_strict(values, buckets, return_dtype=pl.Int64).alias(bucket_column(f)))
+    lf = lf.with_columns(columns)
+
+    flags = []
+    for i, f in enumerate(fields):
+        bucket = pl.col(bucket_column(f))
+        previous = bucket.shift(1).over("entity")
+        new = bucket.is_first_distinct().over("entity")
+        if past:
+            previous = pl.when(START).then(int(past.last_bucket[i])).otherwise(previous)
+            seen = pl.Series(np.flatnonzero(np.unpackbits(past.seen[i], bitorder="little")), dtype=pl.Int64)
+            new = new & ~(ongoing & bucket.is_in(seen))
+        flags += [new.alias(new_column(f)), (bucket != previous).fill_null(False).alias(changed_column(f))]
+    lf = lf.with_columns(flags)
+    # a change makes the previous event the latest other-valued one, until the next change
+    others = []
+    for i, f in enumerate(fields):
+        other = pl.when(changed_column(f)).then(pl.col("prev_time")).forward_fill().over("entity")
+        if past and past.other_time_us[i] != NO_TIME:
+            carried = pl.lit(from_us(int(past.other_time_us[i])), dtype=pl.Datetime("us", "UTC"))
+            other = pl.when(ongoing & other.is_null()).then(carried).otherwise(other)
+        others.append(other.alias(other_time_column(f)))
+    return lf.with_columns(others)
+
+
+def carry_after(
+    context: pl.DataFrame, fields: Sequence[str], signed_log_amount: pl.Expr, carry: Carried | None
+) -> Carried:
+    """The history of the last entity of a non-empty ``with_context`` frame after its last event (continuing
+    ``carry`` when that is the same entity)."""
+    import polars as pl
+
+    entity = context["entity"][-1]
+    rows = context.filter(pl.col("entity") == entity)
+    last = rows.row(-1, named=True)
+    seen = carry.past.seen.copy() if carry and carry.entity == entity else None
+    past = EntityHistory(len(fields), seen=seen)
+    for i, f in enumerate(fields):
+        for b in rows[bucket_column(f)].unique().to_list():
+            past.seen[i, b >> 3] |= np.uint8(1 << (b & 7))
+    past.last_time, past.count = last["time"], last[CONTEXT_COUNT] + 1
+    past.sum_log_amount = last[CONTEXT_SUM] + rows.tail(1).select(signed_log_amount).item()
+    past.last_bucket = np.array([last[bucket_column(f)] for f in fields], dtype=np.int64)
+    other = [last[other_time_column(f)] for f in fields]
+    past.other_time_us = np.array([NO_TIME if t is None else to_us(t) for t in other], dtype=np.int64)
+    return Carried(entity, past)
 
 
 def feature_expressions(fields: Sequence[str], signed_log_amount: pl.Expr) -> dict[str, pl.Expr]:

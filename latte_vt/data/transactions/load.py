@@ -222,10 +222,10 @@ def scan_file(path: Path, schema: EventSchema, file_index: int, with_label: bool
     return lf.with_row_index("source_row").with_columns(pl.col("source_row").cast(pl.Int64)).select(canonical)
 
 
-def scan_events(
+def scan_files(
     paths: str | Path | Sequence[str | Path], schema: EventSchema, with_label: bool = True
-) -> tuple[pl.LazyFrame, list[Path]]:
-    """All files as one lazy frame in input order (file, then row), with the files read.
+) -> tuple[list[pl.LazyFrame], list[Path]]:
+    """Each file as a lazy frame of ``scan_file`` (same columns and types in every file), with the files.
 
     Raw and pass-through columns whose types differ between files (say a CSV and a Parquet file)
     are read as strings.
@@ -235,5 +235,13 @@ def scan_events(
     frames = [scan_file(path, schema, i, with_label) for i, path in enumerate(files)]
     schemas = [f.collect_schema() for f in frames]
     mixed = [c for c in schemas[0].names() if len({s[c] for s in schemas}) > 1]
-    frames = [f.with_columns(pl.col(c).cast(pl.String) for c in mixed) for f in frames]
+    return [f.with_columns(pl.col(c).cast(pl.String) for c in mixed) for f in frames], files
+
+
+def scan_events(
+    paths: str | Path | Sequence[str | Path], schema: EventSchema, with_label: bool = True
+) -> tuple[pl.LazyFrame, list[Path]]:
+    """All files as one lazy frame in input order (file, then row), with the files read (``scan_files``)."""
+    pl = require_polars()
+    frames, files = scan_files(paths, schema, with_label)
     return pl.concat(frames, how="vertical"), files

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from latte_vt.data.transactions import history
-from latte_vt.data.transactions.history import EntityHistory, value_bucket
+from latte_vt.data.transactions.history import Carried, EntityHistory, value_bucket
 from latte_vt.data.transactions.load import NULL_CATEGORY, require_polars
 from latte_vt.data.transactions.schema import EventSchema
 from latte_vt.errors import InputError
@@ -181,15 +181,26 @@ class FittedPreprocessor:
     def transform(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Encode a canonical frame: per-entity time order (stable), identity columns kept, fields replaced
         by ``cat_columns`` and ``num_columns``."""
+        return self._features(self._context(frame)).collect()
+
+    def transform_piece(self, frame: pl.DataFrame, carry: Carried | None) -> tuple[pl.DataFrame, Carried | None]:
+        """``transform`` of one piece of a log sorted by entity, then time, whose first rows may continue the entity
+        ``carry`` left (None: no past): the encoded piece (the same rows as one pass over the whole log) and the
+        history of its last entity, to carry into the next piece."""
+        if frame.height == 0:
+            return self.transform(frame), carry
+        context = self._context(frame, carry).collect()
+        after = history.carry_after(context, self.history_fields, signed_log_amount(), carry)
+        return self._features(context.lazy()).collect(), after
+
+    def _context(self, frame: pl.DataFrame, carry: Carried | None = None) -> pl.LazyFrame:
+        """A canonical frame in per-entity time order (stable) with each event's ``history.with_context``."""
         pl = require_polars()
         entity, time = pl.col("entity"), pl.col("time")
         unsorted = (entity < entity.shift(1)) | ((entity == entity.shift(1)) & (time < time.shift(1)))
         if frame.select(unsorted.any()).item():
             frame = frame.sort("entity", "time", maintain_order=True)
-        context = [time.shift(1).over("entity").alias("prev_time")]
-        if self.entity_history:
-            context += history.context_columns(frame, self.history_fields, signed_log_amount())
-        return self._features(frame.lazy().with_columns(context)).collect()
+        return history.with_context(frame.lazy(), frame, self.history_fields, signed_log_amount(), carry)
 
     def new_history(self) -> EntityHistory:
         """The live-path state of an entity with no events yet."""

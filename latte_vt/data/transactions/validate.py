@@ -61,6 +61,14 @@ class BadEventError(InputError):
         self.file, self.row, self.column, self.reason, self.value = file, row, column, reason, value
         super().__init__(f"{file}: row {row} (0-based data row), column {column!r}: {reason} (value {value!r})")
 
+    @classmethod
+    def first_of(cls, bad: pl.DataFrame) -> BadEventError:
+        """The error of the first of bad rows (``with_raw``: with their original values)."""
+        first = bad.row(0, named=True)
+        values = [first.get(RAW_PREFIX + c, first.get(c)) for c in first["reject_column"].split("+")]
+        value = values[0] if len(values) == 1 else values
+        return cls(first["source_file"], first["source_row"], first["reject_column"], first["reject_reason"], value)
+
 
 @dataclass
 class ValidationReport:
@@ -122,8 +130,10 @@ def _row_checks(lf: pl.LazyFrame, schema: EventSchema, with_label: bool) -> list
     return checks
 
 
-def _first_reason(checks: list[tuple[str, str, pl.Expr]]) -> tuple[pl.Expr, pl.Expr]:
+def reason_columns(lf: pl.LazyFrame, schema: EventSchema, with_label: bool) -> tuple[pl.Expr, pl.Expr]:
+    """The first row check each row of a ``scan_events`` frame fails: (reason, column), null when it passes them."""
     pl = require_polars()
+    checks = _row_checks(lf, schema, with_label)
     reason = pl.lit(None, dtype=pl.String)
     column = pl.lit(None, dtype=pl.String)
     for name, col, bad in reversed(checks):
@@ -142,11 +152,11 @@ def validate_events(
     with ``source_file``, ``source_row``, ``reject_reason``, ``reject_column`` and the original values.
     """
     pl = require_polars()
-    reason, column = _first_reason(_row_checks(lf, schema, with_label))
+    reason, column = reason_columns(lf, schema, with_label)
     id_column = schema.event_id or "event_id"
     time_column = "+".join(schema.time.columns)
     source, raw = lf, [c for c in lf.collect_schema().names() if c.startswith(RAW_PREFIX)]
-    # the original values are read again only for bad rows (``_with_raw``): holding them for every row costs more
+    # the original values are read again only for bad rows (``with_raw``): holding them for every row costs more
     # memory than the canonical events
     frame = lf.with_columns(reject_reason=reason, reject_column=column).drop(raw).collect()
     input_order = (pl.col("file_index") * 2**40 + pl.col("source_row")).is_sorted()
@@ -171,21 +181,16 @@ def validate_events(
         )
     frame = lf.collect()
 
-    bad = _with_raw(frame.filter(pl.col("reject_reason").is_not_null()), source, raw)
+    bad = with_raw(frame.filter(pl.col("reject_reason").is_not_null()), source, raw)
     if schema.on_error == "fail" and bad.height:
-        first = bad.row(0, named=True)
-        values = [first.get(RAW_PREFIX + c, first.get(c)) for c in first["reject_column"].split("+")]
-        value = values[0] if len(values) == 1 else values
-        raise BadEventError(
-            first["source_file"], first["source_row"], first["reject_column"], first["reject_reason"], value
-        )
+        raise BadEventError.first_of(bad)
 
     canonical = [c for c in frame.columns if c not in ("reject_reason", "reject_column", "late", "file_index")]
     accepted = frame.filter(pl.col("reject_reason").is_null()) if bad.height else frame
     out_of_order_sorted = int(accepted["late"].sum())
-    accepted = _entity_time_order(accepted).select(canonical)
+    accepted = entity_time_order(accepted).select(canonical)
 
-    rejects = _rejects_frame(bad)
+    rejects = rejects_frame(bad)
     written = None
     if rejects.height and rejects_path is not None:
         written = _write_rejects(rejects, Path(rejects_path))
@@ -205,7 +210,7 @@ def validate_events(
     return ValidatedEvents(accepted, rejects, report)
 
 
-def _with_raw(bad: pl.DataFrame, lf: pl.LazyFrame, raw: list[str]) -> pl.DataFrame:
+def with_raw(bad: pl.DataFrame, lf: pl.LazyFrame, raw: list[str]) -> pl.DataFrame:
     """Bad rows with their original values (``raw:*`` columns of ``lf``, the scan), matched by file and row."""
     pl = require_polars()
     if bad.height == 0:
@@ -216,7 +221,7 @@ def _with_raw(bad: pl.DataFrame, lf: pl.LazyFrame, raw: list[str]) -> pl.DataFra
     return bad.join(values.collect(), on=["file_index", "source_row"], how="left", maintain_order="left")
 
 
-def _entity_time_order(frame: pl.DataFrame) -> pl.DataFrame:
+def entity_time_order(frame: pl.DataFrame) -> pl.DataFrame:
     """Sort by entity (lexically) then time; ties keep their order. Sorts integer codes, not strings."""
     pl = require_polars()
     names = frame["entity"].unique().sort()
@@ -224,7 +229,7 @@ def _entity_time_order(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(entity_code=code).sort("entity_code", "time", maintain_order=True).drop("entity_code")
 
 
-def _rejects_frame(bad: pl.DataFrame) -> pl.DataFrame:
+def rejects_frame(bad: pl.DataFrame) -> pl.DataFrame:
     """Bad rows with their reason and original values (under their original column names)."""
     pl = require_polars()
     raw = [c for c in bad.columns if c.startswith(RAW_PREFIX)]

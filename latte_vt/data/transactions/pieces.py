@@ -1,0 +1,165 @@
+"""Read and validate event files in pieces of bounded size: the same accepted events (same order), rejects and
+report as ``load_events``, for logs (or single entities) larger than memory.
+
+``validate_in_pieces`` reads every file in slices of ``piece_events`` rows, in input order, and checks each slice
+as ``validate_events`` checks the whole input, with what decides a row's fate across slices carried from one to
+the next: the event ids accepted so far (``duplicate_event_id``) and each entity's latest accepted time so far
+(``out_of_order``).  Rejects are written as they come; of an accepted event only its key (file, row, entity, time,
+about 40 bytes) is kept, and the keys are sorted into entity/time order.  ``EventPieces.read`` then reads the
+canonical events of any run of that order back from the files (a slice of each file; one contiguous slice when
+the input is already in entity/time order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from latte_vt.data.transactions.load import RAW_PREFIX, require_polars, scan_files
+from latte_vt.data.transactions.schema import EventSchema, load_schema
+from latte_vt.data.transactions.validate import (
+    REASONS,
+    BadEventError,
+    ValidationReport,
+    entity_time_order,
+    reason_columns,
+    rejects_frame,
+    with_raw,
+)
+from latte_vt.data.transactions.writer import FrameWriter
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PIECE_EVENTS = 65_536
+"""Default rows read and checked at once (and events encoded and scored at once by ``TransactionScorer.score_file``):
+about 60 MiB of polars frames at the synthetic schema's width."""
+KEYS = ("file_index", "source_row", "entity", "time")
+
+
+@dataclass
+class EventPieces:
+    """Accepted events of validated files, as keys in entity/time order (``keys``: ``KEYS`` columns), readable back
+    in runs (``read``), with the validation report."""
+
+    scans: list[pl.LazyFrame]
+    keys: pl.DataFrame
+    report: ValidationReport
+
+    def lengths(self) -> np.ndarray:
+        """Events per entity, in key order (E,)."""
+        import polars as pl
+
+        return self.keys.select(pl.col("entity").rle().struct.field("len")).to_series().to_numpy()
+
+    def read(self, start: int, end: int) -> pl.DataFrame:
+        """The canonical events (``load_events``' columns) of keys ``start:end``, in key order."""
+        pl = require_polars()
+        keys = self.keys.slice(start, end - start).select("file_index", "source_row")
+        names = [c for c in self.scans[0].collect_schema().names() if not c.startswith(RAW_PREFIX)]
+        parts = []
+        for (index,), rows in keys.group_by("file_index"):
+            lo, hi = rows["source_row"].min(), rows["source_row"].max()
+            scan = self.scans[index].slice(lo, hi - lo + 1).filter(pl.col("source_row").is_in(rows["source_row"]))
+            parts.append(scan.select(names).collect())
+        found = keys.join(pl.concat(parts), on=["file_index", "source_row"], how="left", maintain_order="left")
+        return found.select(c for c in names if c != "file_index")
+
+
+class _Checker:
+    """The checks of ``validate_events`` for one slice after another, carrying the accepted ids and each entity's
+    latest accepted time, and counting what it saw."""
+
+    def __init__(self, schema: EventSchema, with_label: bool, rejects: FrameWriter | None) -> None:
+        pl = require_polars()
+        self.schema, self.with_label, self.rejects = schema, with_label, rejects
+        self.seen = pl.Series("event_id", [], dtype=pl.String)  # ids accepted by the row checks so far
+        self.latest = pl.DataFrame(schema={"entity": pl.String, "latest": pl.Datetime("us", "UTC")})
+        self.files: dict[str, dict[str, int]] = {}
+        self.reasons: dict[str, int] = {}
+        self.late = 0
+
+    def check(self, piece: pl.LazyFrame) -> pl.DataFrame:
+        """One slice of a file: writes its rejects; the keys of its accepted events, in input order."""
+        pl = require_polars()
+        reason, column = reason_columns(piece, self.schema, self.with_label)
+        frame = piece.select(*KEYS, "event_id", "source_file", reject_reason=reason, reject_column=column).collect()
+        ok = pl.col("reject_reason").is_null()
+        earlier = self.seen.filter(self.seen.is_in(frame.filter(ok)["event_id"]))  # ids also in earlier slices
+        duplicate = ok & (~pl.when(ok).then(pl.col("event_id")).is_first_distinct() | pl.col("event_id").is_in(earlier))
+        frame = self._reject(frame, duplicate, "duplicate_event_id", self.schema.event_id or "event_id")
+        self.seen.append(frame.filter(ok)["event_id"])
+
+        frame = frame.join(self.latest, on="entity", how="left", maintain_order="left")
+        within = pl.when(ok).then(pl.col("time")).cum_max().forward_fill().shift(1).over("entity")
+        late = ok & (pl.col("time") < pl.max_horizontal(within, "latest")).fill_null(False)
+        frame = frame.with_columns(late=late).drop("latest")
+        latest = frame.filter(ok).group_by("entity").agg(latest=pl.col("time").max())
+        self.latest = pl.concat([self.latest, latest]).group_by("entity").agg(pl.col("latest").max())
+        if self.schema.out_of_order == "reject":
+            frame = self._reject(frame, pl.col("late"), "out_of_order", "+".join(self.schema.time.columns))
+
+        bad = frame.filter(~ok)
+        if bad.height:
+            raw = [c for c in piece.collect_schema().names() if c.startswith(RAW_PREFIX)]
+            bad = with_raw(bad, piece, raw)
+            if self.schema.on_error == "fail":
+                raise BadEventError.first_of(bad)
+            if self.rejects is not None:
+                self.rejects.write(rejects_frame(bad))
+            for name, n in bad["reject_reason"].value_counts().iter_rows():
+                self.reasons[name] = self.reasons.get(name, 0) + n
+        if frame.height:
+            counts = self.files.setdefault(frame["source_file"][0], {"input_rows": 0, "rejected": 0})
+            counts["input_rows"] += frame.height
+            counts["rejected"] += bad.height
+        accepted = frame.filter(ok)
+        self.late += int(accepted["late"].sum())
+        return accepted.select(KEYS)
+
+    @staticmethod
+    def _reject(frame: pl.DataFrame, rows: pl.Expr, reason: str, column: str) -> pl.DataFrame:
+        import polars as pl
+
+        return frame.with_columns(
+            reject_reason=pl.when(rows).then(pl.lit(reason)).otherwise("reject_reason"),
+            reject_column=pl.when(rows).then(pl.lit(column)).otherwise("reject_column"),
+        )
+
+
+def validate_in_pieces(
+    paths: str | Path | Sequence[str | Path],
+    schema: EventSchema | str | Path | dict,
+    rejects_path: str | Path | None = None,
+    with_label: bool = True,
+    piece_events: int = PIECE_EVENTS,
+) -> EventPieces:
+    """``load_events`` in slices of ``piece_events`` rows: the accepted events' keys in entity/time order (read
+    them with ``EventPieces.read``), rejects written to ``rejects_path`` as they come, the same report."""
+    pl = require_polars()
+    schema = load_schema(schema)
+    scans, _ = scan_files(paths, schema, with_label)
+    keys = []
+    with FrameWriter(rejects_path) if rejects_path is not None else nullcontext() as rejects:
+        checker = _Checker(schema, with_label, rejects)
+        for scan in scans:
+            rows = scan.select(pl.len()).collect().item()
+            keys += [checker.check(scan.slice(a, piece_events)) for a in range(0, rows, piece_events)]
+    key_types = {"file_index": pl.Int64, "source_row": pl.Int64, "entity": pl.String, "time": pl.Datetime("us", "UTC")}
+    accepted = entity_time_order(pl.concat(keys) if keys else pl.DataFrame(schema=key_types))
+    rejected = sum(checker.reasons.values())
+    report = ValidationReport(
+        input_rows=accepted.height + rejected,
+        accepted=accepted.height,
+        rejected=rejected,
+        by_reason={r: checker.reasons[r] for r in REASONS if r in checker.reasons},
+        out_of_order_sorted=checker.late,
+        files=dict(sorted(checker.files.items())),
+        rejects_path=str(rejects_path) if rejected and rejects_path is not None else None,
+    )
+    return EventPieces(scans, accepted, report)
