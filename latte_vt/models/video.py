@@ -1,4 +1,5 @@
-"""Video classifier: clip tokenizer -> bidirectional LatteEncoder -> pooling -> linear head."""
+"""Video classifier: clip tokenizer -> LatteEncoder (bidirectional, or causal over time-major tokens) -> pooling
+-> linear head."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ class VideoClassificationModel(nn.Module):
 
     Args:
         num_classes: number of labels.
-        encoder: encoder config; ``causal`` is forced off and ``pooling`` defaults to latent queries.
+        encoder: encoder config; ``pooling`` defaults to mean pooling when ``none``. ``causal=True`` runs the
+            encoder causally over the time-major tokens: each token's state summarises the clip so far, so
+            the order of events is read directly (what the long-clip order task needs; see docs/video.md).
         tokenizer: ``patch`` (tubelets) or ``frame`` (a timm 2D backbone per frame).
         num_frames, image_size: the clip shape position embeddings are learned for.
         tubelet, patch: PatchTokenizer tubelet depth and patch size.
@@ -46,7 +49,7 @@ class VideoClassificationModel(nn.Module):
     ) -> None:
         super().__init__()
         cfg = encoder or LatteConfig(dim=128, depth=4, heads=4, latents=32, pooling="latent")
-        cfg = replace(cfg, causal=False, pooling=cfg.pooling if cfg.pooling != "none" else "mean")
+        cfg = replace(cfg, pooling=cfg.pooling if cfg.pooling != "none" else "mean")
         if tokenizer == "patch":
             self.tokenizer: nn.Module = PatchTokenizer(
                 cfg.dim, num_frames, image_size, tubelet, patch, temporal_centering, patch_stem

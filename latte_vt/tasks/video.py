@@ -27,7 +27,8 @@ class VideoClassificationTask(L.LightningModule):
     Args:
         num_classes: number of labels (linked from the data module by the CLI).
         classes: label names, saved with the checkpoint (linked from the data module).
-        encoder: the shared encoder's config (bidirectional; pooling defaults to latent queries).
+        encoder: the shared encoder's config (bidirectional by default; ``causal=True`` reads the time-major
+            tokens in order, see ``VideoClassificationModel``; pooling ``none`` becomes mean pooling).
         tokenizer: ``patch`` or ``frame``.
         num_frames: frames per clip the position tables are learned for.
         image_size: crop size the position tables are learned for.
