@@ -66,12 +66,13 @@ def _check_state(state: LatteState, q: Tensor, v: Tensor) -> None:
             raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
 
 
-def _apply_mask(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Padded tokens get key NEG and zero query/value, so they carry no weight and no NaN leaks."""
+def _apply_mask(k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Padded tokens get key NEG and zero value, so they carry no weight and no NaN leaks.  Their queries
+    need nothing: a query reaches only its own token's output, which the callers zero."""
     if mask is None:
-        return q, k, v
+        return k, v
     pad = ~mask[:, None, :, None]  # (B, 1, T, 1)
-    return q.masked_fill(pad, 0.0), k.masked_fill(pad, NEG), v.masked_fill(pad, 0.0)
+    return k.masked_fill(pad, NEG), v.masked_fill(pad, 0.0)
 
 
 def latte_bidirectional(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend: str = "auto") -> Tensor:
@@ -89,7 +90,7 @@ def latte_bidirectional(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = N
 
         return latte_bidirectional_triton(q, k, v, mask)
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
-    q, k, v = _apply_mask(q.to(dt), k.to(dt), v.to(dt), mask)
+    q, (k, v) = q.to(dt), _apply_mask(k.to(dt), v.to(dt), mask)
     p_lat = torch.softmax(q, dim=-1)  # (B, H, T, L)  p(l|t)
     p_pos = torch.softmax(k, dim=-2)  # (B, H, T, L)  p(s|l), over positions
     context = p_pos.transpose(-1, -2) @ v  # (B, H, L, Dh) per-latent value averages
@@ -170,8 +171,8 @@ def _causal_fast(
     S_before, z_before, _, decay, final = _carry_states(keyf, vc, R, state)  # decay (B, H, N, L, 1) <= 1
     denom = torch.cumsum(keyf, dim=3).add_((z_before * decay.squeeze(-1)).unsqueeze(3))  # alpha_t e^-R
     floor = math.exp(-SAFE_SPREAD[kc.dtype])
-    check = denom.detach() if real is None else denom.detach().masked_fill(~real, 1.0)
-    if check.min() < floor:
+    check = denom.detach() if real is None else torch.where(real, denom.detach(), 1.0)  # (B, H, N, C, L)
+    if check.amin() < floor:
         return None
     if real is not None:  # leading padding has alpha = 0; keep its (discarded) outputs finite
         denom = denom.clamp_min(floor)
@@ -179,7 +180,7 @@ def _causal_fast(
     causal = torch.ones(C, C, dtype=torch.bool, device=pc.device).tril()  # (C, C) s <= t
     scores = (q_scaled @ keyf.transpose(-1, -2)).masked_fill_(~causal, 0.0)  # (B, H, N, C, C)
     S_from = (S_before * decay).view(B * H * N, L, -1)  # (BHN, L, Dh) rescaled to R
-    y = torch.baddbmm((scores @ vc).view(B * H * N, C, -1), q_scaled.view(B * H * N, C, L), S_from)
+    y = (scores @ vc).view(B * H * N, C, -1).baddbmm_(q_scaled.view(B * H * N, C, L), S_from)  # (BHN, C, Dh)
     return y, final
 
 
@@ -244,7 +245,7 @@ def latte_causal(
 
         return latte_causal_triton(q, k, v, state, return_state, C, mask)
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
-    q, k, v = _apply_mask(q.to(dt), k.to(dt), v.to(dt), mask)
+    q, (k, v) = q.to(dt), _apply_mask(k.to(dt), v.to(dt), mask)
     if state is not None:
         state = LatteState(*(x.to(dt) for x in state))
     C = min(C, 1 << max(T - 1, 0).bit_length())  # no bigger than the sequence needs
