@@ -8,6 +8,8 @@ through the causal model in one pass, entities batched by similar length (``hist
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -147,7 +149,7 @@ class TransactionScorer:
         from tqdm import tqdm
 
         from latte_vt.data.transactions.pieces import validate_in_pieces
-        from latte_vt.data.transactions.writer import FrameWriter
+        from latte_vt.data.transactions.writer import write_frames
 
         with self.stages.stage("read_validate"):
             found = validate_in_pieces(events, self.schema, rejects_path, False, piece_events)
@@ -155,8 +157,9 @@ class TransactionScorer:
         split = self.model.piece_logits is not None
         pieces = history_pieces(found.lengths(), piece_events, self.max_batch_events, split)
         types = {"event_id": pl.String, "entity": pl.String, "time": pl.Datetime("us", "UTC"), "score": pl.Float32}
-        carry, states = None, None
-        with FrameWriter(output, empty=pl.DataFrame(schema=types)) as out:
+
+        def scored() -> Iterator[pl.DataFrame]:
+            carry, states = None, None
             for piece in tqdm(pieces, desc="scoring", unit="piece", disable=not progress or len(pieces) < 2):
                 with self.stages.stage("read_validate"):
                     events_in = found.read(piece.start, piece.end)
@@ -166,9 +169,13 @@ class TransactionScorer:
                     scores = self.probabilities(encoded)
                 else:
                     scores, states = self._continue(encoded, None if piece.part == 0 else states)
-                with self.stages.stage("write"):
-                    out.write(encoded.select(*SCORE_COLUMNS).with_columns(pl.Series("score", scores)))
-        return out.rows
+                yield encoded.select(*SCORE_COLUMNS).with_columns(pl.Series("score", scores, dtype=pl.Float32))
+
+        began, inner = time.perf_counter(), sum(self.stages.seconds.values())
+        written = write_frames(scored(), output, types)  # the writer pulls the pieces: their stages run inside it
+        nested = sum(self.stages.seconds.values()) - inner
+        self.stages.seconds["write"] += time.perf_counter() - began - nested
+        return written
 
     def _continue(self, encoded: pl.DataFrame, states: Any) -> tuple[np.ndarray, Any]:
         """Scores (T,) of consecutive events of one entity continuing the model's ``states`` (None: its first

@@ -12,8 +12,8 @@ the input is already in entity/time order).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,9 +29,10 @@ from latte_vt.data.transactions.validate import (
     entity_time_order,
     reason_columns,
     rejects_frame,
+    rejects_schema,
     with_raw,
 )
-from latte_vt.data.transactions.writer import FrameWriter
+from latte_vt.data.transactions.writer import write_frames
 
 if TYPE_CHECKING:
     import polars as pl
@@ -75,17 +76,18 @@ class _Checker:
     """The checks of ``validate_events`` for one slice after another, carrying the accepted ids and each entity's
     latest accepted time, and counting what it saw."""
 
-    def __init__(self, schema: EventSchema, with_label: bool, rejects: FrameWriter | None) -> None:
+    def __init__(self, schema: EventSchema, with_label: bool) -> None:
         pl = require_polars()
-        self.schema, self.with_label, self.rejects = schema, with_label, rejects
+        self.schema, self.with_label = schema, with_label
         self.seen = pl.Series("event_id", [], dtype=pl.String)  # ids accepted by the row checks so far
         self.latest = pl.DataFrame(schema={"entity": pl.String, "latest": pl.Datetime("us", "UTC")})
         self.files: dict[str, dict[str, int]] = {}
         self.reasons: dict[str, int] = {}
         self.late = 0
+        self.in_order, self.last = True, None  # accepted keys so far in entity/time order; the latest of them
 
-    def check(self, piece: pl.LazyFrame) -> pl.DataFrame:
-        """One slice of a file: writes its rejects; the keys of its accepted events, in input order."""
+    def check(self, piece: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """One slice of a file: the keys of its accepted events (input order), its rejects (``rejects_frame``)."""
         pl = require_polars()
         reason, column = reason_columns(piece, self.schema, self.with_label)
         frame = piece.select(*KEYS, "event_id", "source_file", reject_reason=reason, reject_column=column).collect()
@@ -110,17 +112,27 @@ class _Checker:
             bad = with_raw(bad, piece, raw)
             if self.schema.on_error == "fail":
                 raise BadEventError.first_of(bad)
-            if self.rejects is not None:
-                self.rejects.write(rejects_frame(bad))
             for name, n in bad["reject_reason"].value_counts().iter_rows():
                 self.reasons[name] = self.reasons.get(name, 0) + n
         if frame.height:
             counts = self.files.setdefault(frame["source_file"][0], {"input_rows": 0, "rejected": 0})
             counts["input_rows"] += frame.height
             counts["rejected"] += bad.height
-        accepted = frame.filter(ok)
+        accepted = frame.filter(ok).select(*KEYS, "late")
         self.late += int(accepted["late"].sum())
-        return accepted.select(KEYS)
+        self._follow_order(accepted)
+        return accepted.drop("late"), rejects_frame(bad)
+
+    def _follow_order(self, accepted: pl.DataFrame) -> None:
+        """Clear ``in_order`` once accepted events (input order) break entity/time order."""
+        pl = require_polars()
+        if not self.in_order or accepted.height == 0:
+            return
+        entity, time = pl.col("entity"), pl.col("time")
+        before = pl.concat([self.last, accepted.select("entity", "time")]) if self.last is not None else accepted
+        unsorted = (entity < entity.shift(1)) | ((entity == entity.shift(1)) & (time < time.shift(1)))
+        self.in_order = not before.select(unsorted.any()).item()
+        self.last = accepted.select("entity", "time").tail(1)
 
     @staticmethod
     def _reject(frame: pl.DataFrame, rows: pl.Expr, reason: str, column: str) -> pl.DataFrame:
@@ -144,14 +156,25 @@ def validate_in_pieces(
     pl = require_polars()
     schema = load_schema(schema)
     scans, _ = scan_files(paths, schema, with_label)
-    keys = []
-    with FrameWriter(rejects_path) if rejects_path is not None else nullcontext() as rejects:
-        checker = _Checker(schema, with_label, rejects)
+    checker, keys = _Checker(schema, with_label), []
+
+    def rejects() -> Iterator[pl.DataFrame]:
         for scan in scans:
-            rows = scan.select(pl.len()).collect().item()
-            keys += [checker.check(scan.slice(a, piece_events)) for a in range(0, rows, piece_events)]
+            for a in range(0, scan.select(pl.len()).collect().item(), piece_events):
+                accepted, bad = checker.check(scan.slice(a, piece_events))
+                keys.append(accepted)
+                if bad.height:
+                    yield bad
+
+    if rejects_path is None:
+        deque(rejects(), maxlen=0)
+    else:
+        raw = [c for c in scans[0].collect_schema().names() if c.startswith(RAW_PREFIX)]
+        write_frames(rejects(), rejects_path, rejects_schema(raw), keep_empty=False)
     key_types = {"file_index": pl.Int64, "source_row": pl.Int64, "entity": pl.String, "time": pl.Datetime("us", "UTC")}
-    accepted = entity_time_order(pl.concat(keys) if keys else pl.DataFrame(schema=key_types))
+    accepted = pl.concat(keys, rechunk=False) if keys else pl.DataFrame(schema=key_types)
+    if not checker.in_order:  # a log in entity/time order needs no sort (nor its memory)
+        accepted = entity_time_order(accepted)
     rejected = sum(checker.reasons.values())
     report = ValidationReport(
         input_rows=accepted.height + rejected,

@@ -233,11 +233,22 @@ def rejects_frame(bad: pl.DataFrame) -> pl.DataFrame:
     """Bad rows with their reason and original values (under their original column names)."""
     pl = require_polars()
     raw = [c for c in bad.columns if c.startswith(RAW_PREFIX)]
-    names = {c: c[len(RAW_PREFIX) :] for c in raw}
-    names = {c: (n if n not in META else f"{n} (raw)") for c, n in names.items()}
-    columns = (pl.col(c).cast(pl.String).alias(n) for c, n in names.items())
+    columns = (pl.col(c).cast(pl.String).alias(rejects_column(c)) for c in raw)
     meta = [pl.col("source_file").cast(pl.String), *META[1:]]
     return bad.sort("file_index", "source_row").select(*meta, *columns)
+
+
+def rejects_column(raw: str) -> str:
+    """The rejects' name of a ``raw:`` column: the original name (``<name> (raw)`` when that is a meta column)."""
+    name = raw[len(RAW_PREFIX) :]
+    return name if name not in META else f"{name} (raw)"
+
+
+def rejects_schema(raw: list[str]) -> dict[str, pl.DataType]:
+    """The columns and types of ``rejects_frame`` for a scan with these ``raw:`` columns."""
+    pl = require_polars()
+    meta = {"source_file": pl.String, "source_row": pl.Int64, "reject_reason": pl.String, "reject_column": pl.String}
+    return meta | {rejects_column(c): pl.String for c in raw}
 
 
 def _write_rejects(rejects: pl.DataFrame, path: Path) -> str:
