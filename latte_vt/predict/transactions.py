@@ -155,7 +155,7 @@ class TransactionScorer:
             found = validate_in_pieces(events, self.schema, rejects_path, False, piece_events)
         self.last_report = found.report
         split = self.model.piece_logits is not None
-        pieces = history_pieces(found.lengths(), piece_events, self.max_batch_events, split)
+        pieces = history_pieces(found.lengths, piece_events, self.max_batch_events, split)
         types = {"event_id": pl.String, "entity": pl.String, "time": pl.Datetime("us", "UTC"), "score": pl.Float32}
 
         def scored() -> Iterator[pl.DataFrame]:

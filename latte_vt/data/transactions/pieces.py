@@ -12,6 +12,7 @@ the input is already in entity/time order).
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,38 +39,50 @@ if TYPE_CHECKING:
     import polars as pl
 
 PIECE_EVENTS = 65_536
-"""Default rows read and checked at once (and events encoded and scored at once by ``TransactionScorer.score_file``):
-about 60 MiB of polars frames at the synthetic schema's width."""
+"""Default rows read and checked at once (and events encoded and scored at once by ``TransactionScorer.score_file``)."""
 KEYS = ("file_index", "source_row", "entity", "time")
+ROW_BITS = 40  # an event's position: file_index << ROW_BITS | source_row
 
 
 @dataclass
 class EventPieces:
-    """Accepted events of validated files, as keys in entity/time order (``keys``: ``KEYS`` columns), readable back
-    in runs (``read``), with the validation report."""
+    """Accepted events of validated files in entity/time order, as 8-byte positions (``rows``: file_index <<
+    ``ROW_BITS`` | source_row) and events per entity (``lengths`` (E,)), readable back in runs (``read``), with the
+    validation report."""
 
     scans: list[pl.LazyFrame]
-    keys: pl.DataFrame
+    rows: np.ndarray
+    lengths: np.ndarray
     report: ValidationReport
 
-    def lengths(self) -> np.ndarray:
-        """Events per entity, in key order (E,)."""
-        import polars as pl
-
-        return self.keys.select(pl.col("entity").rle().struct.field("len")).to_series().to_numpy()
-
     def read(self, start: int, end: int) -> pl.DataFrame:
-        """The canonical events (``load_events``' columns) of keys ``start:end``, in key order."""
+        """The canonical events (``load_events``' columns) of ``rows[start:end]``, in that order."""
         pl = require_polars()
-        keys = self.keys.slice(start, end - start).select("file_index", "source_row")
+        rows = self.rows[start:end]
+        keys = pl.DataFrame({"file_index": rows >> ROW_BITS, "source_row": rows & ((1 << ROW_BITS) - 1)})
         names = [c for c in self.scans[0].collect_schema().names() if not c.startswith(RAW_PREFIX)]
         parts = []
-        for (index,), rows in keys.group_by("file_index"):
-            lo, hi = rows["source_row"].min(), rows["source_row"].max()
-            scan = self.scans[index].slice(lo, hi - lo + 1).filter(pl.col("source_row").is_in(rows["source_row"]))
+        for (index,), wanted in keys.group_by("file_index"):  # a slice of each file: contiguous when sorted
+            lo, hi = wanted["source_row"].min(), wanted["source_row"].max()
+            scan = self.scans[index].slice(lo, hi - lo + 1).filter(pl.col("source_row").is_in(wanted["source_row"]))
             parts.append(scan.select(names).collect())
         found = keys.join(pl.concat(parts), on=["file_index", "source_row"], how="left", maintain_order="left")
         return found.select(c for c in names if c != "file_index")
+
+
+def positions(keys: pl.DataFrame) -> np.ndarray:
+    """The ``EventPieces.rows`` positions of frames with ``file_index`` and ``source_row`` (N,) int64."""
+    return (keys["file_index"].to_numpy() << ROW_BITS) | keys["source_row"].to_numpy()
+
+
+def sorted_keys(scans: list[pl.LazyFrame], accepted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the ``accepted`` events in entity/time order (ties: input order) and events per entity: the keys
+    of every file read again (only for input that is not already in that order)."""
+    pl = require_polars()
+    keys = pl.concat([scan.select(KEYS).collect() for scan in scans])
+    keys = keys.filter(pl.Series(positions(keys)).is_in(pl.Series(accepted)))
+    keys = entity_time_order(keys)
+    return positions(keys), keys.select(pl.col("entity").rle().struct.field("len")).to_series().to_numpy()
 
 
 class _Checker:
@@ -85,6 +98,7 @@ class _Checker:
         self.reasons: dict[str, int] = {}
         self.late = 0
         self.in_order, self.last = True, None  # accepted keys so far in entity/time order; the latest of them
+        self.runs = array("q")  # events per entity so far, while in order
 
     def check(self, piece: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """One slice of a file: the keys of its accepted events (input order), its rejects (``rejects_frame``)."""
@@ -124,7 +138,7 @@ class _Checker:
         return accepted.drop("late"), rejects_frame(bad)
 
     def _follow_order(self, accepted: pl.DataFrame) -> None:
-        """Clear ``in_order`` once accepted events (input order) break entity/time order."""
+        """Follow whether accepted events (input order) are in entity/time order, and their entity runs."""
         pl = require_polars()
         if not self.in_order or accepted.height == 0:
             return
@@ -132,6 +146,11 @@ class _Checker:
         before = pl.concat([self.last, accepted.select("entity", "time")]) if self.last is not None else accepted
         unsorted = (entity < entity.shift(1)) | ((entity == entity.shift(1)) & (time < time.shift(1)))
         self.in_order = not before.select(unsorted.any()).item()
+        runs = accepted.select(entity.rle()).unnest("entity")  # len, value
+        lengths = runs["len"].to_list()
+        if self.last is not None and runs["value"][0] == self.last["entity"][0]:  # the last entity goes on
+            self.runs[-1] += lengths.pop(0)
+        self.runs.extend(lengths)
         self.last = accepted.select("entity", "time").tail(1)
 
     @staticmethod
@@ -156,13 +175,13 @@ def validate_in_pieces(
     pl = require_polars()
     schema = load_schema(schema)
     scans, _ = scan_files(paths, schema, with_label)
-    checker, keys = _Checker(schema, with_label), []
+    checker, accepted = _Checker(schema, with_label), []
 
     def rejects() -> Iterator[pl.DataFrame]:
         for scan in scans:
             for a in range(0, scan.select(pl.len()).collect().item(), piece_events):
-                accepted, bad = checker.check(scan.slice(a, piece_events))
-                keys.append(accepted)
+                keys, bad = checker.check(scan.slice(a, piece_events))
+                accepted.append(positions(keys))
                 if bad.height:
                     yield bad
 
@@ -171,18 +190,20 @@ def validate_in_pieces(
     else:
         raw = [c for c in scans[0].collect_schema().names() if c.startswith(RAW_PREFIX)]
         write_frames(rejects(), rejects_path, rejects_schema(raw), keep_empty=False)
-    key_types = {"file_index": pl.Int64, "source_row": pl.Int64, "entity": pl.String, "time": pl.Datetime("us", "UTC")}
-    accepted = pl.concat(keys, rechunk=False) if keys else pl.DataFrame(schema=key_types)
-    if not checker.in_order:  # a log in entity/time order needs no sort (nor its memory)
-        accepted = entity_time_order(accepted)
+    rows = np.concatenate(accepted) if accepted else np.empty(0, dtype=np.int64)
+    accepted.clear()
+    if checker.in_order:  # a log in entity/time order: the input order, no keys kept nor sorted
+        lengths = np.frombuffer(checker.runs, dtype=np.int64)
+    else:
+        rows, lengths = sorted_keys(scans, rows)
     rejected = sum(checker.reasons.values())
     report = ValidationReport(
-        input_rows=accepted.height + rejected,
-        accepted=accepted.height,
+        input_rows=len(rows) + rejected,
+        accepted=len(rows),
         rejected=rejected,
         by_reason={r: checker.reasons[r] for r in REASONS if r in checker.reasons},
         out_of_order_sorted=checker.late,
         files=dict(sorted(checker.files.items())),
         rejects_path=str(rejects_path) if rejected and rejects_path is not None else None,
     )
-    return EventPieces(scans, accepted, report)
+    return EventPieces(scans, rows, lengths, report)
