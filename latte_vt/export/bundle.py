@@ -141,6 +141,10 @@ def export_video_bundle(
     """model.onnx (uint8 frames at any resolution in; the clip spec's resize, crop and normalisation inside)
     + preprocess.json (labels and the ``ClipSpec``) + manifest; with ``int8_samples`` ((path, label)
     validation clips) also model.int8.onnx when top-1 drops <= 1 point."""
+    if model.encoder.config.causal:  # the chunked pass is not exportable; its scan form fails in torch.export
+        raise InputError(
+            "a causal video model (encoder causal: true) cannot be exported to ONNX yet; run it from the checkpoint"
+        )
     graph = VideoGraph(model.eval().float(), spec).eval()
     partial = _start(out, opset, force)
     graphs = {"model": export_video_graph(graph, spec.num_frames, partial / "model.onnx", opset)}
