@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import select
 import signal
@@ -30,18 +31,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import IO, Any
 
 from latte_vt.errors import InputError
-from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer, event_time
+from latte_vt.runtime.streaming import RejectedEventError, StreamingScorer, iso_times
 
 STDIO = "-"
 BATCH = 512  # most lines per micro-batch (from a pipe: only those already there, so an event never waits)
 RAW_CHARS = 2000  # how much of a rejected line the rejects file keeps
 JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+SCORE_LINE = '{{"line": {}, "event_id": {}, "entity": {}, "time": "{}+00:00", "score": {}}}\n'  # as json.dumps
 
 
 class StreamError(InputError):
@@ -186,6 +190,7 @@ class LiveStream:
         self.summary = StreamSummary()
         self._stop = False
         self._reading = False
+        self._checkpointing: Future[None] | None = None  # the checkpoint being written in the background
         meta = scorer.store.meta
         self.offset = int(meta.get("input_offset", 0))  # input bytes consumed and applied
         self.line = int(meta.get("input_line", 0))  # input lines consumed and applied
@@ -294,8 +299,10 @@ class LiveStream:
                     if self.record_latency:
                         self.summary.latencies_s += [time.perf_counter() - start] * sum(1 for x in lines if x.text)
                     bar.update(consumed)
-                self._checkpoint(scores, rejects)
+                self._checkpoint(scores, rejects, durable=True)
         finally:
+            if self._checkpointing is not None:
+                wait([self._checkpointing])  # it fsyncs the files closed below
             bar.close()
             source.close()
             for fh in (scores, rejects):
@@ -344,11 +351,14 @@ class LiveStream:
             line.event = event
         parsed = [x for x in lines if x.event is not None]
         scoring = time.perf_counter()
-        results |= dict(zip([x.number for x in parsed], self.scorer.score_each([x.event for x in parsed]), strict=True))
+        outcomes, times = self.scorer.score_each_timed([x.event for x in parsed])
         writing = time.perf_counter()
-        out, bad = bytearray(), bytearray()
+        results |= dict(zip([x.number for x in parsed], outcomes, strict=True))
+        iso = dict(zip([x.number for x in parsed], iso_times(times), strict=True))
+        out: list[str] = []
+        bad = bytearray()
+        self.summary.lines += len(lines)
         for line in lines:
-            self.summary.lines += 1
             if not line.text:
                 self.summary.blank += 1
                 continue
@@ -361,23 +371,28 @@ class LiveStream:
                 bad += json.dumps(record).encode() + b"\n"
             else:
                 self.summary.scored += 1
-                record = {"line": line.number, "event_id": event.get("event_id"), "entity": str(event["entity"])}
-                record |= {"time": event_time(event["time"]).isoformat(), "score": result}
-                out += json.dumps(record).encode() + b"\n"
-        scores.write(out)
+                entity = encode_basestring_ascii(str(event["entity"]))
+                out.append(
+                    SCORE_LINE.format(
+                        line.number, _json(event.get("event_id")), entity, iso[line.number], _json(result)
+                    )
+                )
+        scores.write("".join(out).encode())
         rejects.write(bad)
         if scores is sys.stdout.buffer:
             scores.flush()  # a consumer on a pipe sees each score at once
         self.summary.stages["parse"] += scoring - start
         self.summary.stages["write"] += time.perf_counter() - writing
 
-    def _checkpoint(self, scores: IO[bytes], rejects: IO[bytes]) -> None:
-        """Scores and rejects on disk first, then states + offsets in one transaction."""
+    def _checkpoint(self, scores: IO[bytes], rejects: IO[bytes], durable: bool = False) -> None:
+        """Scores and rejects flushed, then the states with the input, scores and rejects offsets handed to the
+        store: on its writer thread the two files are fsynced, then the checkpoint is written in one transaction,
+        while the stream goes on (one checkpoint in flight; ``durable``: wait until it is on disk)."""
         start = time.perf_counter()
+        if self._checkpointing is not None:
+            self._checkpointing.result()  # the previous one is on disk (what failed raises here)
         for fh in (scores, rejects):
             fh.flush()
-            if fh is not sys.stdout.buffer:
-                os.fsync(fh.fileno())
         meta: dict[str, Any] = {
             "input": STDIO if self.input == STDIO else str(Path(self.input).resolve()),
             "input_offset": self.offset,
@@ -386,7 +401,10 @@ class LiveStream:
         }
         if scores is not sys.stdout.buffer:
             meta["output_offset"] = scores.tell()
-        self.scorer.checkpoint(**meta)
+        files = [fh.fileno() for fh in (scores, rejects) if fh is not sys.stdout.buffer]
+        self._checkpointing = self.scorer.store.begin_checkpoint(meta, before=lambda: _fsync(files))
+        if durable:
+            self._checkpointing.result()
         self.summary.checkpoints += 1
         self.summary.stages["commit"] += time.perf_counter() - start
 
@@ -408,3 +426,17 @@ class LiveStream:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def _fsync(descriptors: list[int]) -> None:
+    for fd in descriptors:
+        os.fsync(fd)
+
+
+def _json(value: Any) -> str:
+    """``json.dumps(value)``, with the common cases (a string, a finite float) without the encoder's overhead."""
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value)

@@ -19,14 +19,18 @@ a ``meta`` dict (events applied, and for ``latte-vt stream`` the input/output by
 are in ``meta['layout']``; ``last_bucket`` and ``other_time_us`` are int64 (F,), ``seen`` uint8
 (F, HASH_BUCKETS // 8).  SQLite is the durable log of the in-memory table: changes stay in memory until
 ``checkpoint(**meta)``, which writes every changed entity and the meta in ONE transaction (one fsync):
-after a crash the file holds exactly the last checkpoint, never half of one.
+after a crash the file holds exactly the last checkpoint, never half of one.  ``begin_checkpoint`` takes the
+same snapshot at once but writes it on a background thread (after an optional ``before()``, e.g. the fsync of
+the files the checkpoint's offsets point into), so a stream goes on scoring while SQLite writes and fsyncs;
+checkpoints are written one at a time in order, and a load from the file waits for the one in flight.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,14 +74,15 @@ class StateLayout:
 
 
 class StateTable:
-    """Entity states as arrays, one row per entity: the step state arrays and the history columns."""
+    """Entity states as arrays, one row per entity: the step state arrays (views into one float32 matrix, an
+    entity's whole state one row of it) and the history columns."""
 
     def __init__(self, layout: StateLayout, capacity: int = 1024) -> None:
         self.layout = layout
         self.index: dict[str, int] = {}  # entity -> row
         self.entities: list[str] = []  # row -> entity
         self.initial = layout.initial or (0.0,) * len(layout.shapes)
-        self.arrays = [np.empty((capacity, *shape), dtype=np.float32) for shape in layout.shapes]
+        self.flat, self.arrays = self._allocate(np.empty((capacity, sum(layout.sizes)), dtype=np.float32))
         self.history = HistoryColumns.fresh(capacity, layout.history_fields)
 
     def __len__(self) -> int:
@@ -111,9 +116,15 @@ class StateTable:
         fields = self.layout.history_fields
         self.history.put(np.array([row]), HistoryColumns.from_histories([state.history], fields))
 
+    def _allocate(self, flat: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``flat`` (N, D) and its column blocks as the state arrays, each (N, *shape) (views)."""
+        bounds = np.cumsum([0, *self.layout.sizes]).tolist()
+        blocks = zip(bounds[:-1], bounds[1:], self.layout.shapes, strict=True)
+        return flat, [flat[:, a:b].reshape(len(flat), *shape) for a, b, shape in blocks]
+
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * len(self.history.count))
-        self.arrays = [_resized(a, capacity) for a in self.arrays]
+        self.flat, self.arrays = self._allocate(_resized(self.flat, capacity))
         self.history = HistoryColumns(*(_resized(c, capacity) for c in self.history.columns()))
 
 
@@ -140,6 +151,8 @@ class StateStore(Protocol):
     def items(self) -> Iterator[tuple[str, EntityState]]: ...
 
     def checkpoint(self, **meta: Any) -> None: ...
+
+    def begin_checkpoint(self, meta: dict[str, Any], before: Callable[[], None] | None = None) -> Future[None]: ...
 
     def close(self) -> None: ...
 
@@ -182,6 +195,18 @@ class MemoryStateStore:
     def checkpoint(self, **meta: Any) -> None:
         self.meta.update(meta)
 
+    def begin_checkpoint(self, meta: dict[str, Any], before: Callable[[], None] | None = None) -> Future[None]:
+        """``before()`` then ``checkpoint(**meta)``, here and now; the returned future is already done."""
+        done: Future[None] = Future()
+        try:
+            if before is not None:
+                before()
+            self.checkpoint(**meta)
+            done.set_result(None)
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -204,20 +229,25 @@ class SQLiteStateStore:
         self.cache_entities = cache_entities
         self.table = StateTable(layout)
         self._dirty: set[int] = set()  # rows changed since the last checkpoint
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latte-vt-checkpoint")
+        self._pending: Future[None] | None = None  # the last checkpoint handed to the writer
         try:
             self._db = sqlite3.connect(self.path, timeout=0.5, isolation_level=None, check_same_thread=False)
             # WAL + FULL: a committed checkpoint survives a process kill *and* a power cut; one fsync per
-            # checkpoint (every N events), so the cost is amortised.  EXCLUSIVE: a second writer fails fast.
+            # checkpoint (every N events, off the scoring thread with begin_checkpoint).  EXCLUSIVE: a second
+            # writer fails fast.
             self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            self._writer.shutdown()
             raise StateStoreError(
                 f"state store {self.path}: cannot open it for writing ({exc}); "
                 "is another latte-vt stream/serve using it? One writer at a time."
             ) from exc
         except sqlite3.DatabaseError as exc:
+            self._writer.shutdown()
             raise StateStoreError(f"state store {self.path}: not a SQLite database ({exc})") from exc
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS entity_state (entity TEXT PRIMARY KEY, last_time_us INTEGER, "
@@ -232,6 +262,7 @@ class SQLiteStateStore:
                 if self.meta.get(key) != value:
                     self._db.execute("ROLLBACK")
                     self._db.close()
+                    self._writer.shutdown()
                     raise StateStoreError(
                         f"state store {self.path}: written for {key} {self.meta.get(key)!r}, this bundle needs "
                         f"{value!r}; states of another bundle cannot be reused: give a new state path"
@@ -269,30 +300,63 @@ class SQLiteStateStore:
 
     def items(self) -> Iterator[tuple[str, EntityState]]:
         """Every entity's state (saved ones, with unsaved changes applied), in entity order."""
+        self._settle()
         saved = [e for (e,) in self._db.execute("SELECT entity FROM entity_state")]
         self._load([e for e in saved if e not in self.table.index])
         return ((e, self.table.state(r)) for e, r in self.table.applied())
 
     def checkpoint(self, **meta: Any) -> None:
         """Write every changed entity and ``meta`` (merged into ``self.meta``) in one durable transaction."""
+        self.begin_checkpoint(meta).result()
+
+    def begin_checkpoint(self, meta: dict[str, Any], before: Callable[[], None] | None = None) -> Future[None]:
+        """Take a checkpoint of every changed entity and ``meta`` (merged into ``self.meta``) now, and write it
+        in one durable transaction on the writer thread, after ``before()`` there; the future is done when it
+        is on disk and raises what failed (then this and every later checkpoint fail: the file keeps the last
+        good one).  Changes made meanwhile belong to the next checkpoint."""
+        self._raise_if_failed(self._pending)
         self.meta.update(meta)
         rows = np.array(sorted(self._dirty), dtype=np.int64)
-        records = self._encode(rows)
+        records, snapshot = self._encode(rows), dict(self.meta)
+        self._dirty.clear()
+        if len(self.table) > self.cache_entities:
+            self.table = StateTable(self.layout)  # all saved once this checkpoint is: reloads wait for it
+        self._pending = self._writer.submit(self._commit, self._pending, before, records, snapshot)
+        return self._pending
+
+    def close(self) -> None:
+        """Wait for the checkpoint in flight, then close the file (unsaved changes are dropped: checkpoint first)."""
+        self._settle()
+        self._writer.shutdown()
+        self._db.close()
+
+    def _commit(
+        self, previous: Future[None] | None, before: Callable[[], None] | None, records: list[tuple], meta: dict
+    ) -> None:
+        """On the writer thread: ``before()``, then one transaction with ``records`` and ``meta``."""
+        self._raise_if_failed(previous)
+        if before is not None:
+            before()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany("INSERT OR REPLACE INTO entity_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records)
-            self._write_meta(self.meta)
+            self._write_meta(meta)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._dirty.clear()
-        if len(self.table) > self.cache_entities:
-            self.table = StateTable(self.layout)  # everything is saved now; later rows reload from the file
 
-    def close(self) -> None:
-        """Close the file (unsaved changes are dropped: call ``checkpoint`` first)."""
-        self._db.close()
+    def _raise_if_failed(self, checkpoint: Future[None] | None) -> None:
+        error = checkpoint.exception() if checkpoint is not None and checkpoint.done() else None
+        if error is not None:
+            raise StateStoreError(
+                f"state store {self.path}: an earlier checkpoint failed ({error}); the file keeps the last good one"
+            ) from error
+
+    def _settle(self) -> None:
+        """Wait for the checkpoint in flight (its failure is reported by its own future and the next checkpoint)."""
+        if self._pending is not None:
+            wait([self._pending])
 
     # -- encoding --------------------------------------------------------------------------------------
 
@@ -304,8 +368,7 @@ class SQLiteStateStore:
     def _encode(self, rows: np.ndarray) -> list[tuple]:
         """Database records of table rows (blobs little-endian)."""
         h = self.table.history
-        n = len(rows)
-        state = np.concatenate([a[rows].reshape(n, a[0].size) for a in self.table.arrays], axis=1).astype("<f4")
+        state = self.table.flat[rows].astype("<f4", copy=False)  # (n, D)
         last_bucket, other = h.last_bucket[rows].astype("<i8"), h.other_us[rows].astype("<i8")  # (n, F)
         seen = h.seen[rows]  # (n, F, HASH_BUCKETS // 8)
         last_us = h.last_us[rows].tolist()
@@ -325,6 +388,7 @@ class SQLiteStateStore:
 
     def _load(self, entities: list[str]) -> None:
         """Put the saved states of those of ``entities`` the file holds into the table (others are skipped)."""
+        self._settle()  # the writer owns the connection until the checkpoint in flight is written
         for start in range(0, len(entities), 500):
             chunk = entities[start : start + 500]
             found = self._db.execute(
@@ -347,10 +411,7 @@ class SQLiteStateStore:
         n = len(records)
         entities, last_us, count, total, last_bucket, seen, other, blob = zip(*records, strict=True)
         rows = self.table.add(list(entities))
-        flat = np.frombuffer(b"".join(blob), dtype="<f4").reshape(n, sum(sizes))  # (n, D)
-        bounds = np.cumsum([0, *sizes])
-        for array, a, b, shape in zip(self.table.arrays, bounds[:-1], bounds[1:], self.layout.shapes, strict=True):
-            array[rows] = flat[:, a:b].reshape(n, *shape)
+        self.table.flat[rows] = np.frombuffer(b"".join(blob), dtype="<f4").reshape(n, sum(sizes))  # (n, D)
         history = HistoryColumns(
             np.array([NO_TIME if t is None else t for t in last_us], dtype=np.int64),
             np.array(count, dtype=np.int64),

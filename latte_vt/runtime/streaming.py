@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from latte_vt.data.transactions.history import NO_TIME, EntityHistory, from_us, to_us
-from latte_vt.data.transactions.live_encoder import LiveEncoder
+from latte_vt.data.transactions.live_encoder import HistoryColumns, LiveEncoder
 from latte_vt.data.transactions.preprocess import FittedPreprocessor, as_utc
 from latte_vt.errors import InputError
 from latte_vt.predict.transactions import sigmoid
@@ -48,14 +48,14 @@ class RejectedEventError(InputError):
         self.kind = kind
 
 
-@dataclass
+@dataclass(slots=True)
 class _Accepted:
-    """An event that passed the checks, with its entity's table row and its place among the entity's events."""
+    """An event that passed the checks, with its entity's table row."""
 
     position: int  # index in the batch
     row: int  # the entity's row in the store's table
-    wave: int  # how many earlier events of the batch belong to the same entity
-    event: dict[str, Any]  # canonical values (time an aware datetime)
+    time_us: int  # the event's time, µs since the epoch
+    event: Mapping[str, Any]  # the event as given (its time in ``time_us``)
 
 
 class StreamingScorer:
@@ -67,8 +67,8 @@ class StreamingScorer:
     event's place instead and scores the rest.
 
     A micro-batch runs as waves: wave k holds the k-th event of every entity in the batch, so each wave is one
-    numpy encode over the gathered histories, one ``step.onnx`` call over the gathered states, and one
-    scatter back into the store's table.  ``stages`` adds up the seconds spent checking events
+    numpy encode over the gathered histories and one ``step.onnx`` call over the gathered states (gathered from
+    the store's table once per batch, and scattered back once).  ``stages`` adds up the seconds spent checking events
     (``validate``), encoding, in the model and moving states (``state``: loads, gathers, scatters).
 
     Args:
@@ -95,6 +95,8 @@ class StreamingScorer:
             store = SQLiteStateStore(store, self.layout, self.bundle_id)
         self.store: StateStore = store
         self.stages: Counter[str] = Counter()
+        self._required = (*REQUIRED, *self.preprocessor.numeric)  # fields an event must have
+        self._numbers = ("amount", *self.preprocessor.numeric)  # fields that must be finite numbers
 
     @property
     def layout(self) -> StateLayout:
@@ -131,19 +133,26 @@ class StreamingScorer:
 
     def score_each(self, events: Iterable[Mapping[str, Any]]) -> list[float | RejectedEventError]:
         """Score a micro-batch; a refused event gets its ``RejectedEventError`` in its place, the rest are applied."""
+        return self.score_each_timed(events)[0]
+
+    def score_each_timed(
+        self, events: Iterable[Mapping[str, Any]]
+    ) -> tuple[list[float | RejectedEventError], np.ndarray]:
+        """``score_each``, and each event's time as read (int64 µs since the epoch; ``NO_TIME`` where refused)."""
         checked = self._check(list(events))
         scores = self._apply([c for c in checked if isinstance(c, _Accepted)], len(checked))
-        return [c if isinstance(c, RejectedEventError) else scores[i] for i, c in enumerate(checked)]
+        times = np.array([NO_TIME if isinstance(c, RejectedEventError) else c.time_us for c in checked], np.int64)
+        return [c if isinstance(c, RejectedEventError) else scores[i] for i, c in enumerate(checked)], times
 
     def checkpoint(self, **meta: Any) -> None:
         """Make the states (and ``meta``) durable, when the store is."""
         self.store.checkpoint(**meta)
 
     def _check(self, events: list[Mapping[str, Any]]) -> list[_Accepted | RejectedEventError]:
-        """Each event accepted (with its entity's row and wave) or refused, in order: fields and values first,
+        """Each event accepted (with its entity's row) or refused, in order: fields and values first,
         then the late-event rule against the entity's last applied event (earlier events of the batch included)."""
         start = time.perf_counter()
-        parsed: list[tuple[str, int, dict[str, Any]] | RejectedEventError] = []
+        parsed: list[tuple[str, datetime, Mapping[str, Any]] | RejectedEventError] = []
         for event in events:
             try:
                 parsed.append(self._parse(event))
@@ -155,77 +164,96 @@ class StreamingScorer:
         loaded = time.perf_counter()
         self.stages["state"] += loaded - loading
         last_us = self.store.table.history.last_us
-        pending: dict[int, tuple[int, int]] = {}  # row -> (time of its latest accepted event, events accepted)
+        pending: dict[int, int] = {}  # row -> time of its latest event accepted in this batch
         out: list[_Accepted | RejectedEventError] = []
         for i, p in enumerate(parsed):
             if isinstance(p, RejectedEventError):
                 out.append(p)
                 continue
-            entity, time_us, event = p
+            entity, when, event = p
+            time_us = to_us(when)
             row = next(rows)
-            last, wave = pending.get(row, (int(last_us[row]), 0))
+            last = pending.get(row, int(last_us[row]))
             if last != NO_TIME and time_us < last:
                 out.append(
                     RejectedEventError(
                         "late_event",
-                        f"event for entity {entity!r} at {event['time']} is older than its last event at "
+                        f"event for entity {entity!r} at {when} is older than its last event at "
                         f"{from_us(last)} (late event)",
                     )
                 )
                 continue
-            pending[row] = (time_us, wave + 1)
-            out.append(_Accepted(i, row, wave, event))
+            pending[row] = time_us
+            out.append(_Accepted(i, row, time_us, event))
         self.stages["validate"] += time.perf_counter() - start - (loaded - loading)
         return out
 
-    def _parse(self, event: Mapping[str, Any]) -> tuple[str, int, dict[str, Any]]:
-        """An event's entity id, time (µs) and canonical values; or RejectedEventError."""
-        missing = [k for k in (*REQUIRED, *self.preprocessor.numeric) if event.get(k) is None]
+    def _parse(self, event: Mapping[str, Any]) -> tuple[str, datetime, Mapping[str, Any]]:
+        """An event's entity id, time and the event; or RejectedEventError."""
+        missing = [k for k in self._required if event.get(k) is None]
         if missing:
             raise RejectedEventError("missing_field", f"event {dict(event)!r} lacks required field(s) {missing}")
         entity = _entity_id(event["entity"])
         when = event_time(event["time"])
-        for name in ("amount", *self.preprocessor.numeric):
+        for name in self._numbers:
             value = event[name]
+            if type(value) is float and math.isfinite(value):
+                continue  # the common case, without the general check's conversions
             finite = isinstance(value, int | float | str) and not isinstance(value, bool) and _is_finite(value)
             if not finite:
                 raise RejectedEventError("bad_value", f"{name} {value!r} is not a finite number")
-        return entity, to_us(when), {**event, "time": when}
+        return entity, when, event
 
     def _apply(self, accepted: list[_Accepted], size: int) -> list[float]:
-        """Run accepted events through step.onnx, wave by wave; scores at the events' batch positions."""
+        """Run accepted events through step.onnx, wave by wave; scores at the events' batch positions.
+
+        The batch's entities are gathered once, most events first, so wave k's entities (those with more than
+        k events here) are the first rows of the gathered states: each wave steps a prefix in place, and the
+        states go back to the table once."""
         scores = [math.nan] * size
-        waves: list[list[_Accepted]] = []
+        by_entity: dict[int, list[_Accepted]] = {}  # entity row -> its events here, in order
         for a in accepted:
-            if a.wave == len(waves):
-                waves.append([])
-            waves[a.wave].append(a)
+            by_entity.setdefault(a.row, []).append(a)
+        order = sorted(by_entity, key=lambda row: len(by_entity[row]), reverse=True)  # stable: ties keep arrival
+        waves: list[list[_Accepted]] = [[] for _ in range(len(by_entity[order[0]]) if order else 0)]
+        for row in order:
+            for k, a in enumerate(by_entity[row]):
+                waves[k].append(a)  # wave k in slot order: the first len(wave k) entities of ``order``
+        clock = time.perf_counter()
+        table = self.store.table
+        rows = np.array(order, dtype=np.int64)  # (m,) the batch's entities
+        states = [array[rows] for array in table.arrays]  # each (m, *state)
+        history = table.history.take(rows)
+        self.stages["state"] += time.perf_counter() - clock
         for wave in waves:
-            for a, score in zip(wave, self._run(wave), strict=True):
+            for a, score in zip(wave, self._run(wave, states, history), strict=True):
                 scores[a.position] = score
+        clock = time.perf_counter()
+        for array, state in zip(table.arrays, states, strict=True):
+            array[rows] = state
+        table.history.put(rows, history)
+        self.store.updated(rows)
+        self.stages["state"] += time.perf_counter() - clock
         self.store.meta["events_applied"] = self.events_applied + len(accepted)
         return scores
 
-    def _run(self, wave: list[_Accepted]) -> list[float]:
-        """One step.onnx call over events of distinct entities: gather, encode, step, scatter."""
+    def _run(self, wave: list[_Accepted], states: list[np.ndarray], history: HistoryColumns) -> list[float]:
+        """One step.onnx call over the first ``len(wave)`` gathered entities (one event each): encode, step, and
+        their states and histories updated in place."""
+        n = len(wave)
         clock = time.perf_counter()
-        table = self.store.table
-        rows = np.array([a.row for a in wave], dtype=np.int64)  # (n,)
-        feed = {name: array[rows] for name, array in zip(self.state_inputs, table.arrays, strict=True)}
-        past = table.history.take(rows)
-        encoding = time.perf_counter()
-        cat, num, after = self.encoder.encode_batch([a.event for a in wave], past)  # (n, n_cat), (n, n_num)
+        time_us = np.array([a.time_us for a in wave], dtype=np.int64)  # (n,)
+        cat, num, after = self.encoder.encode_batch([a.event for a in wave], history.head(n), time_us)
         stepping = time.perf_counter()
+        feed = {name: state[:n] for name, state in zip(self.state_inputs, states, strict=True)}  # views
         logit, *present = self.session.run(None, {"cat": cat, "num": num, **feed})  # (n,), each (n, *state)
         scattering = time.perf_counter()
-        for array, new in zip(table.arrays, present, strict=True):
-            array[rows] = new
-        table.history.put(rows, after)
-        self.store.updated(rows)
-        done = time.perf_counter()
-        self.stages["state"] += (encoding - clock) + (done - scattering)
-        self.stages["encode"] += stepping - encoding
+        for state, new in zip(states, present, strict=True):
+            state[:n] = new
+        history.put(slice(0, n), after)
+        self.stages["encode"] += stepping - clock
         self.stages["model"] += scattering - stepping
+        self.stages["state"] += time.perf_counter() - scattering
         return sigmoid(logit).tolist()
 
     # -- snapshots -------------------------------------------------------------------------------------
@@ -292,6 +320,8 @@ def _is_finite(value: int | float | str) -> bool:
 
 def _entity_id(value: Any) -> str:
     """An event's entity id as a string: a string or integer of at most ``MAX_ENTITY_CHARS`` characters."""
+    if type(value) is str and len(value) <= MAX_ENTITY_CHARS:
+        return value  # the common case
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RejectedEventError("bad_value", f"entity {value!r} is not a string or an integer")
     entity = str(value)
@@ -300,6 +330,17 @@ def _entity_id(value: Any) -> str:
             "bad_value", f"entity id of {len(entity)} characters is longer than {MAX_ENTITY_CHARS}"
         )
     return entity
+
+
+def iso_times(time_us: np.ndarray) -> list[str]:
+    """``datetime.isoformat()`` of UTC times given in µs since the epoch, without the ``+00:00`` suffix
+    (fractional seconds only where there are some), for a whole array at once."""
+    stamps = time_us.astype("datetime64[us]")  # (n,)
+    whole = np.datetime_as_string(stamps, unit="s")
+    fraction = time_us % 1_000_000 != 0
+    if fraction.any():
+        whole[fraction] = np.datetime_as_string(stamps[fraction], unit="us")
+    return whole.tolist()
 
 
 def event_time(value: Any) -> datetime:

@@ -13,7 +13,7 @@ class _PolarsEncoder:
     def __init__(self, preprocessor) -> None:
         self.preprocessor = preprocessor
 
-    def encode_batch(self, events, past):
+    def encode_batch(self, events, past, time_us=None):  # reads each event's own time, not time_us
         contexts = [self.preprocessor.live_context(e, past.history(i)) for i, e in enumerate(events)]
         cat, num = self.preprocessor.encode_rows([row for row, _ in contexts])
         fields = len(self.preprocessor.history_fields)

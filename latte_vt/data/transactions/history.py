@@ -36,6 +36,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CONTEXT_COUNT = "history_count"  # events of the entity before this one
 CONTEXT_SUM = "history_sum_log_amount"  # sum of their signed log amounts (float64)
 START = "history_start"  # the first row of a piece that continues a carried entity
+MICROSECOND = timedelta(microseconds=1)
 
 
 def new_column(f: str) -> str:
@@ -52,7 +53,7 @@ def other_time_column(f: str) -> str:
 
 def to_us(time: datetime) -> int:
     """Microseconds since the Unix epoch of an aware datetime (exact integer arithmetic)."""
-    return (time - EPOCH) // timedelta(microseconds=1)
+    return (time - EPOCH) // MICROSECOND
 
 
 def from_us(us: int) -> datetime | None:

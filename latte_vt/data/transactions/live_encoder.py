@@ -83,7 +83,11 @@ class HistoryColumns:
         """The given rows (copies)."""
         return HistoryColumns(*(column[rows] for column in self.columns()))
 
-    def put(self, rows: np.ndarray, other: HistoryColumns) -> None:
+    def head(self, n: int) -> HistoryColumns:
+        """The first ``n`` rows (views)."""
+        return HistoryColumns(*(column[:n] for column in self.columns()))
+
+    def put(self, rows: np.ndarray | slice, other: HistoryColumns) -> None:
         """Overwrite the given rows with ``other``'s."""
         for mine, theirs in zip(self.columns(), other.columns(), strict=True):
             mine[rows] = theirs
@@ -99,10 +103,10 @@ class LiveEncoder:
         self.preprocessor = preprocessor
         self.categorical, self.fields = list(preprocessor.categorical), list(preprocessor.history_fields)
         self.n_num = len(preprocessor.num_columns)
-        self.ids = {
-            f: {v: i for i, v in enumerate(preprocessor.vocabularies[f], start=2)} for f in preprocessor.categorical
-        }
-        self.buckets = {v: value_bucket(v) for vocab in preprocessor.vocabularies.values() for v in vocab}
+        self.codes = [  # per categorical field: value -> (id, bucket), for the values of its vocabulary
+            {v: (i, value_bucket(v)) for i, v in enumerate(preprocessor.vocabularies[f], start=2)}
+            for f in preprocessor.categorical
+        ]
         self.stats = [(f, *preprocessor.numeric_stats[f]) for f in preprocessor.numeric]
 
     def encode(
@@ -116,21 +120,24 @@ class LiveEncoder:
         return cat[0], num[0], after.history(0)
 
     def encode_batch(
-        self, events: Sequence[Mapping[str, Any]], past: HistoryColumns
+        self, events: Sequence[Mapping[str, Any]], past: HistoryColumns, time_us: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, HistoryColumns]:
         """Live events of distinct entities (canonical values: ``time`` an aware datetime, ``amount``, the
         fields; a missing categorical = "<null>") and their entities' histories (row i = event i's) ->
-        cat (n, n_cat) int64, num (n, n_num) float32, the histories after the events."""
-        time_us = np.array([to_us(e["time"]) for e in events], dtype=np.int64)  # (n,)
+        cat (n, n_cat) int64, num (n, n_num) float32, the histories after the events.  ``time_us``: the
+        events' times in µs since the epoch, when the caller has them already."""
+        if time_us is None:
+            time_us = np.array([to_us(e["time"]) for e in events], dtype=np.int64)  # (n,)
         amount = np.array([float(e["amount"]) for e in events], dtype=np.float64)  # (n,)
-        values = {f: [NULL_CATEGORY if e.get(f) is None else str(e[f]) for e in events] for f in self.categorical}
-        cat = np.array([[self.ids[f].get(v, UNKNOWN_ID) for v in values[f]] for f in self.categorical], np.int64)
-        cat = np.ascontiguousarray(cat.reshape(len(self.categorical), len(events)).T)  # (n, n_cat)
-        buckets = (
-            np.array([[self.buckets.get(v) or value_bucket(v) for v in values[f]] for f in self.fields], np.int64)
-            .reshape(len(self.fields), len(events))
-            .T
-        )  # (n, F)
+        codes = np.array(
+            [
+                _codes(lookup, [e.get(f) for e in events])
+                for f, lookup in zip(self.categorical, self.codes, strict=True)
+            ],
+            dtype=np.int64,
+        ).reshape(len(self.categorical), len(events), 2)  # (n_cat, n, 2): id, bucket
+        cat = np.ascontiguousarray(codes[:, :, 0].T)  # (n, n_cat)
+        buckets = codes[: len(self.fields), :, 1].T  # (n, F): the history fields are the categorical ones
         log_amount = np.where(amount == 0, 0.0, np.copysign(np.log1p(np.abs(amount)), amount))  # (n,)
         F, n = len(self.fields), len(events)
         num = np.empty((n, self.n_num), dtype=np.float64)  # columns in num_columns order
@@ -160,6 +167,17 @@ class LiveEncoder:
         seen[index] = byte | bits
         after = HistoryColumns(time_us, past.count + 1, past.sum_log + log_amount, buckets, seen, other)
         return cat, num.astype(np.float32), after
+
+
+def _codes(lookup: dict[str, tuple[int, int]], values: list[Any]) -> list[tuple[int, int]]:
+    """(id, bucket) of each of a field's values: known strings by one lookup, the rest as text."""
+    return [(lookup.get(v) if type(v) is str else None) or _code_of_text(lookup, v) for v in values]
+
+
+def _code_of_text(lookup: dict[str, tuple[int, int]], value: Any) -> tuple[int, int]:
+    """(id, bucket) of a categorical value that is not a known string: as text, "<null>" for None."""
+    text = NULL_CATEGORY if value is None else str(value)
+    return lookup.get(text) or (UNKNOWN_ID, value_bucket(text))
 
 
 def time_features(time_us: np.ndarray, prev_us: np.ndarray) -> np.ndarray:
