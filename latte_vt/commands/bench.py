@@ -110,6 +110,8 @@ def run_transactions(args: argparse.Namespace) -> int:
         local_mix=args.local_mix,
         recency=not args.no_recency,
         dim=args.dim,
+        latte_dim=args.latte_dim,
+        mlp_ratio=args.mlp_ratio,
         long_lengths=args.long_lengths,
         threads=args.threads,
         data_dir=args.data_dir,
@@ -244,7 +246,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=6,
         help="training epochs of each sequence model (fixed; the best-validation-AP one is kept)",
     )
-    tx.add_argument("--dim", type=int, default=128, help="token width of both sequence models")
+    tx.add_argument("--dim", type=int, default=128, help="the GRU's token and hidden width")
+    tx.add_argument("--latte-dim", type=int, default=64, help="Latte's token width")
+    tx.add_argument("--mlp-ratio", type=float, default=2.0, help="Latte's MLP width as a multiple of --latte-dim")
     tx.add_argument("--batch-size", type=int, default=16, help="training windows per batch (both sequence models)")
     tx.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (both sequence models)")
     tx.add_argument(

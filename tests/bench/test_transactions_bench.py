@@ -124,9 +124,13 @@ def test_bench_transactions_tiny_run_writes_json_markdown_and_png(tmp_path):
         "--json",
         str(out),
     ]
-    code = main([*args, "--long-lengths", "500,1500"])
+    code = main([*args, "--long-lengths", "500,1500", "--dim", "24", "--latte-dim", "16", "--mlp-ratio", "1"])
     payload = json.loads(out.read_text())
     assert code == (0 if payload["goal_latte_ap_ge_best_baseline"] else 1)
+    assert (payload["config"]["dim"], payload["config"]["latte_dim"], payload["config"]["mlp_ratio"]) == (24, 16, 1.0)
+    latte, gru = payload["models"]["latte"], payload["models"]["gru"]
+    assert payload["latte_vs_gru_scoring"] == pytest.approx(latte["score_events_per_s"] / gru["score_events_per_s"])
+    assert payload["goal_latte_scoring_ge_gru"] == (payload["latte_vs_gru_scoring"] >= 1)
     for key in ("ap_latte", "ap_gru", "ap_gbdt"):
         assert 0 <= payload[key] <= 1
     assert [r["events"] for r in payload["long_account"]] == [500, 1500]
@@ -137,4 +141,8 @@ def test_bench_transactions_tiny_run_writes_json_markdown_and_png(tmp_path):
             "1": 1,
         }
     assert payload["ap_latte"] in payload["models"]["latte"]["ap_by_seed"].values()
-    assert (tmp_path / "tx.md").exists() and (tmp_path / "tx-pr.png").stat().st_size > 1000
+    report = (tmp_path / "tx.md").read_text()
+    assert f"| {latte['params']:,} |" in report and f"| {gru['params']:,} |" in report  # each model's size
+    assert "Latte: width 16, 2 blocks" in report and "GRU: width 24, 2 layers" in report
+    assert "Goal Latte scoring events/s >= the GRU's" in report
+    assert (tmp_path / "tx-pr.png").stat().st_size > 1000
