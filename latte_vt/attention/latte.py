@@ -92,8 +92,9 @@ def latte_bidirectional(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = N
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
     q, (k, v) = q.to(dt), _apply_mask(k.to(dt), v.to(dt), mask)
     p_lat = torch.softmax(q, dim=-1)  # (B, H, T, L)  p(l|t)
-    p_pos = torch.softmax(k, dim=-2)  # (B, H, T, L)  p(s|l), over positions
-    context = p_pos.transpose(-1, -2) @ v  # (B, H, L, Dh) per-latent value averages
+    # softmax over the last axis: onnxruntime runs a softmax over any other axis through two transposes
+    p_pos = torch.softmax(k.transpose(-1, -2), dim=-1)  # (B, H, L, T)  p(s|l), over positions
+    context = p_pos @ v  # (B, H, L, Dh) per-latent value averages
     y = p_lat @ context  # (B, H, T, Dh)
     if mask is not None:
         y = y.masked_fill(~mask[:, None, :, None], 0.0)

@@ -187,9 +187,9 @@ def latte_causal_scan(
     out_dtype, dt = q.dtype, compute_dtype(q.dtype)
     q, k, v = q.to(dt), k.to(dt), v.to(dt)
     pad = None
-    if mask is not None:
+    if mask is not None:  # q stays: a padded token's p(l|t) reaches only its own output, zeroed below
         pad = ~mask[:, None, :, None]  # (B, 1, T, 1)
-        q, k, v = q.masked_fill(pad, 0.0), k.masked_fill(pad, NEG), v.masked_fill(pad, 0.0)
+        k, v = k.masked_fill(pad, NEG), v.masked_fill(pad, 0.0)
     tail = (C - T % C) % C  # pad the end to whole chunks: later tokens never touch earlier ones
     pc = F.pad(torch.softmax(q, dim=-1), (0, 0, 0, tail)).unflatten(2, (-1, C))  # (B, H, N, C, L) p(l|t)
     kc = F.pad(k, (0, 0, 0, tail), value=NEG).unflatten(2, (-1, C))  # (B, H, N, C, L)
@@ -211,7 +211,6 @@ def latte_causal_scan(
     # operands must not alias one another (torch.cond), and no branch reshapes the dynamic chunk axis N
     y, S, z, m = _branch(ok, fast, exact, (pc, kc, vc, *init, *fast_operands))
     y = y.flatten(2, 3)[:, :, :T]  # (B, H, T, Dh)
-    y = y[:, :, :T]
     if mask is not None:
         y = y.masked_fill(~mask[:, None, :, None], 0.0)
     return y.to(out_dtype), LatteState(S, z, m)

@@ -31,6 +31,7 @@ from latte_vt.export.graphs import TransactionGraph, TransactionStepGraph, Video
 from latte_vt.export.onnx_export import export_step_graph, export_transaction_graph, export_video_graph
 from latte_vt.models.transactions import TransactionScoringModel
 from latte_vt.models.video import VideoClassificationModel
+from latte_vt.runtime.sessions import cpu_session
 
 VOCAB = [2000, 500, 60, 4, 3000]
 NUM_NUMERIC = 6
@@ -76,7 +77,7 @@ def _session(path: Path, profile_prefix: Path | None = None):
     if profile_prefix is not None:
         options.enable_profiling = True
         options.profile_file_prefix = str(profile_prefix)
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return cpu_session(path, options)
 
 
 def op_profile(path: Path, feed: dict[str, np.ndarray], runs: int = 3) -> dict[str, float]:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from latte_vt.runtime.sessions import cpu_session
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -79,12 +81,6 @@ def judge(root: Path, evaluate: Evaluator) -> dict:
     }
 
 
-def _session(graph: Path):
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
-
-
 def transaction_evaluator(root: Path, events: pl.DataFrame) -> Evaluator:
     """Average precision over the labelled validation events (canonical frame), scored through each graph
     the way bundles score (every entity's history in one pass, batched by length)."""
@@ -104,7 +100,7 @@ def transaction_evaluator(root: Path, events: pl.DataFrame) -> Evaluator:
     negatives = n - positives
 
     def average_precision(graph: Path) -> float:
-        session = _session(graph)
+        session = cpu_session(graph)
 
         def logits(c: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
             return session.run(None, {"cat": c, "num": x, "mask": mask})[0]  # (B, T)
@@ -140,7 +136,7 @@ def video_evaluator(spec: ClipSpec, classes: list[str], samples: list[tuple[str,
     index = {c: i for i, c in enumerate(classes)}
 
     def evaluate(fp32: Path, int8: Path) -> Measurement:
-        sessions = [_session(fp32), _session(int8)]
+        sessions = [cpu_session(fp32), cpu_session(int8)]
         m = Measurement("top1", 0)
         hits = np.zeros(len(sessions))
         for path, label in samples:

@@ -10,6 +10,7 @@ import torch
 from latte_vt.errors import LatteError
 from latte_vt.export.graphs import TransactionStepGraph, VideoGraph
 from latte_vt.models.transactions import TransactionScoringModel
+from latte_vt.runtime.sessions import cpu_session
 
 FULL_TOL = 1e-4
 STEP_TOL = 1e-5
@@ -19,12 +20,6 @@ class ParityError(LatteError):
     """The exported graph disagrees with torch beyond tolerance."""
 
 
-def _session(path: Path):
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
 def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0, real: tuple | None = None) -> dict:
     """model.onnx vs torch at batch/time sizes other than the traced (2, 37), a stress input, real
     encoded histories when given (cat, num, mask arrays), step.onnx over every event and piece.onnx over pieces
@@ -32,7 +27,7 @@ def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0
     model.encoder.set_exportable(False)  # the reference is the training-time chunked path
     g = torch.Generator().manual_seed(seed)
     vocab, n_num = model.tokenizer.vocab_sizes, model.tokenizer.num_numeric
-    full = _session(root / "model.onnx")
+    full = cpu_session(root / "model.onnx")
     checks = []
     for B, T, scale in ((1, 5, 1.0), (3, 50, 1.0), (4, 257, 1.0), (2, 64, 30.0)):
         cat = torch.stack([torch.randint(1, v, (B, T), generator=g) for v in vocab], dim=-1)
@@ -71,7 +66,7 @@ def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0
                 "ok": ok,
             }
         )
-    step = _session(root / "step.onnx")
+    step = cpu_session(root / "step.onnx")
     B, T = 3, 40
     cat = torch.stack([torch.randint(1, v, (B, T), generator=g) for v in vocab], dim=-1).numpy()
     num = torch.randn(B, T, n_num, generator=g).numpy()
@@ -96,7 +91,7 @@ def transaction_parity(model: TransactionScoringModel, root: Path, seed: int = 0
 def _piece_parity(root: Path, cat: np.ndarray, num: np.ndarray, whole: np.ndarray, states: list[np.ndarray]) -> dict:
     """piece.onnx over pieces of 1, 15 and the rest of the events, each continuing the last one's states (from
     the initial ``states``), vs model.onnx over the whole histories: ``whole`` (B, T) logits."""
-    piece = _session(root / "piece.onnx")
+    piece = cpu_session(root / "piece.onnx")
     names = [i.name for i in piece.get_inputs()]
     B, T = whole.shape
     sizes, got, start = [1, 15, T - 16], [], 0
@@ -115,7 +110,7 @@ def video_parity(graph: VideoGraph, graph_path: Path, seed: int = 0, real: list[
     crop), and on real decoded validation clips at their native resolution when given: max abs logit
     diff and argmax."""
     g = torch.Generator().manual_seed(seed)
-    session = _session(graph_path)
+    session = cpu_session(graph_path)
     T, S = graph.spec.num_frames, graph.spec.size
     cases: list[tuple[str, torch.Tensor]] = [
         ("random", torch.randint(0, 256, shape, generator=g, dtype=torch.uint8))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from latte_vt.errors import InputError
+from latte_vt.runtime.sessions import cpu_session
 
 FORMAT = "latte-vt-bundle"
 FORMAT_VERSION = 3  # 2: video model.onnx takes any resolution; 3: transactions bundles have piece.onnx
@@ -102,7 +103,7 @@ class Bundle:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        return ort.InferenceSession(str(self.root / f"{graph}.onnx"), options, providers=["CPUExecutionProvider"])
+        return cpu_session(self.root / f"{graph}.onnx", options)
 
 
 def open_bundle(bundle: Bundle | str | Path, task: str) -> Bundle:

@@ -103,12 +103,26 @@ class PatchTokenizer(nn.Module):
             raise ValueError(f"clip {T}x{H}x{W} is smaller than one tubelet {self.tubelet}x{self.patch}x{self.patch}")
         if self.temporal_centering:
             x = center_in_time(x)
-        x = x.transpose(1, 2)  # (B, 3, T, H, W)
-        z = self.proj(x if self.stem is None else self.stem(x))  # (B, D, T', H', W')
-        B, D, Tp, Hp, Wp = z.shape
-        z = z.permute(0, 2, 3, 4, 1)  # (B, T', H', W', D)
+        if self.stem is None and torch.compiler.is_exporting():
+            z = self._tubelets_as_matmul(x)  # (B, T', H', W', D)
+        else:
+            x = x.transpose(1, 2)  # (B, 3, T, H, W)
+            z = self.proj(x if self.stem is None else self.stem(x))  # (B, D, T', H', W')
+            z = z.permute(0, 2, 3, 4, 1)  # (B, T', H', W', D)
+        B, Tp, Hp, Wp, D = z.shape
         pos = self.time(Tp)[:, None, :] + self.space(Hp, Wp)[None, :, :]  # (T', H'W', D)
         return (z.reshape(B, Tp, Hp * Wp, D) + pos).reshape(B, Tp * Hp * Wp, D)  # (B, N, D)
+
+    def _tubelets_as_matmul(self, x: Tensor) -> Tensor:
+        """The tubelet projection without a stem as one transpose and one matmul (what ``self.proj`` computes,
+        as exported: onnxruntime runs it faster than its Conv): (B, T, 3, H, W) -> (B, T', H', W', D)."""
+        t, p = self.tubelet, self.patch
+        B, T, C, H, W = x.shape
+        Tp, Hp, Wp = T // t, H // p, W // p
+        x = x[:, : Tp * t, :, : Hp * p, : Wp * p]  # whole tubelets, as the strided Conv3d sees them
+        x = x.reshape(B, Tp, t, C, Hp, p, Wp, p).permute(0, 1, 4, 6, 3, 2, 5, 7)  # (B, T', H', W', 3, t, p, p)
+        weight = self.proj.weight.flatten(1)  # (D, 3 * t * p * p), the same (channel, time, row, column) order
+        return torch.nn.functional.linear(x.flatten(4), weight, self.proj.bias)  # (B, T', H', W', D)
 
 
 class FrameTokenizer(nn.Module):
