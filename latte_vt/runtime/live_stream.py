@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import IO, Any
@@ -93,16 +94,17 @@ class _FileLines:
     def readline(self) -> bytes:
         return self.fh.readline()
 
-    def ready(self) -> bool:
-        return True
+    def readlines(self, most: int) -> list[bytes]:
+        """Up to ``most`` lines."""
+        return list(islice(self.fh, most))
 
     def close(self) -> None:
         self.fh.close()
 
 
 class _PipeLines:
-    """Lines of a pipe (standard input): ``readline`` waits for the next line, ``ready`` says whether a whole
-    line has already arrived (so a micro-batch takes what is there and never waits for more)."""
+    """Lines of a pipe (standard input): ``readline`` waits for the next line, ``readlines`` takes the lines
+    behind it only if they have already arrived (so a micro-batch takes what is there and never waits for more)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -124,7 +126,14 @@ class _PipeLines:
         del self.buffer[:end]
         return line
 
-    def ready(self) -> bool:
+    def readlines(self, most: int) -> list[bytes]:
+        """The next line (waiting for it) and those behind it already there, up to ``most``."""
+        lines = [self.readline()]
+        while lines[-1] and len(lines) < most and self._ready():
+            lines.append(self.readline())
+        return lines if lines[-1] else lines[:-1]
+
+    def _ready(self) -> bool:
         if b"\n" not in self.buffer:
             self._fill(wait=False)
         return b"\n" in self.buffer or (self.eof and bool(self.buffer))
@@ -141,7 +150,7 @@ def _stdin_lines() -> _FileLines | _PipeLines:
         return _FileLines(sys.stdin.buffer)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     number: int  # 1-based line number in the whole input
     text: str
@@ -316,21 +325,16 @@ class LiveStream:
     def _read_batch(self, source: _FileLines | _PipeLines) -> tuple[list[_Line], int]:
         """The next line (waiting for it) and those behind it already there, up to ``batch_size`` (blank ones
         included, with empty text), and their byte count."""
-        lines: list[_Line] = []
-        consumed = 0
-        while len(lines) < self.batch_size and (not lines or source.ready()):
-            self._reading = True  # from here a signal interrupts the read (see _signals_stop_the_loop)
-            try:
-                if self._stop:
-                    raise _StopRequestedError
-                raw = source.readline()
-            finally:
-                self._reading = False
-            if not raw:
-                break
-            consumed += len(raw)
-            lines.append(_Line(self.line + len(lines) + 1, raw.decode("utf-8", errors="replace").strip()))
-        return lines, consumed
+        self._reading = True  # from here a signal interrupts the read (see _signals_stop_the_loop)
+        try:
+            if self._stop:
+                raise _StopRequestedError
+            raws = source.readlines(self.batch_size)
+        finally:
+            self._reading = False
+        first = self.line + 1
+        lines = [_Line(first + i, raw.decode("utf-8", errors="replace").strip()) for i, raw in enumerate(raws)]
+        return lines, sum(map(len, raws))
 
     def _score(self, lines: list[_Line], scores: IO[bytes], rejects: IO[bytes]) -> None:
         """Parse, score and write one micro-batch, in input order."""
@@ -371,12 +375,8 @@ class LiveStream:
                 bad += json.dumps(record).encode() + b"\n"
             else:
                 self.summary.scored += 1
-                entity = encode_basestring_ascii(str(event["entity"]))
-                out.append(
-                    SCORE_LINE.format(
-                        line.number, _json(event.get("event_id")), entity, iso[line.number], _json(result)
-                    )
-                )
+                event_id, entity = _json(event.get("event_id")), encode_basestring_ascii(str(event["entity"]))
+                out.append(SCORE_LINE.format(line.number, event_id, entity, iso[line.number], _json(result)))
         scores.write("".join(out).encode())
         rejects.write(bad)
         if scores is sys.stdout.buffer:

@@ -222,7 +222,7 @@ class StreamingScorer:
         clock = time.perf_counter()
         table = self.store.table
         rows = np.array(order, dtype=np.int64)  # (m,) the batch's entities
-        states = [array[rows] for array in table.arrays]  # each (m, *state)
+        states = table.take(rows)  # each (m, *state)
         history = table.history.take(rows)
         self.stages["state"] += time.perf_counter() - clock
         for wave in waves:

@@ -14,6 +14,7 @@ def test_measure_live_reports_stream_serve_and_the_baseline(transaction_bundle, 
     details = results["details"]
     assert details["stream"]["events"] == details["serve"]["requests"] == 400
     assert details["stream"]["rejected"] == 0 and details["stream"]["checkpoints"] >= 1
+    assert details["stream"]["writer_us_per_event"] > 0  # the checkpoints written on the store's writer thread
     assert details["window_reencode"]["max_abs_diff_vs_stream"] <= 1e-5  # the naive path gives the same scores
     assert results["model_only_events_per_s"] > 0 and details["serve"]["requests_per_batch"] >= 1
     for breakdown in (details["stream"]["us_per_event"], details["serve"]["us_per_request"]):
