@@ -11,12 +11,25 @@ so memory stays bounded whatever the input's size or its longest history.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 from pathlib import Path
 
 from latte_vt.data.transactions.pieces import PIECE_EVENTS
 from latte_vt.errors import InputError
 from latte_vt.predict.histories import MAX_BATCH_EVENTS
+
+JEMALLOC_CONF = "_RJEM_MALLOC_CONF"
+"""polars' allocator (jemalloc) reads its options from this variable when polars is first imported."""
+
+
+def _return_freed_memory() -> None:
+    """Have polars' allocator hand freed pages back to the system at once instead of ~10 s later, so one piece's
+    buffers do not stay resident beside the next one's (one account of 1M events: peak 329 -> 283 MiB). Only
+    before polars is imported, and never over the user's own setting."""
+    if "polars" not in sys.modules:
+        os.environ.setdefault(JEMALLOC_CONF, "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 def _default_rejects(output: Path) -> Path:
@@ -33,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if value < 1:
             raise InputError(f"{flag} must be at least 1, got {value}")
     rejects = Path(args.rejects) if args.rejects else _default_rejects(output)
+    _return_freed_memory()
     from latte_vt.predict import TransactionScorer
 
     began = time.perf_counter()
