@@ -133,7 +133,7 @@ def with_context(
         if past:
             previous = pl.when(START).then(int(past.last_bucket[i])).otherwise(previous)
             seen = pl.Series(np.flatnonzero(np.unpackbits(past.seen[i], bitorder="little")), dtype=pl.Int64)
-            new = new & ~(ongoing & bucket.is_in(seen))
+            new = new & ~(ongoing & bucket.is_in(seen.implode()))
         flags += [new.alias(new_column(f)), (bucket != previous).fill_null(False).alias(changed_column(f))]
     lf = lf.with_columns(flags)
     # a change makes the previous event the latest other-valued one, until the next change

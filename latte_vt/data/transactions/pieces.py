@@ -64,7 +64,11 @@ class EventPieces:
         parts = []
         for (index,), wanted in keys.group_by("file_index"):  # a slice of each file: contiguous when sorted
             lo, hi = wanted["source_row"].min(), wanted["source_row"].max()
-            scan = self.scans[index].slice(lo, hi - lo + 1).filter(pl.col("source_row").is_in(wanted["source_row"]))
+            scan = (
+                self.scans[index]
+                .slice(lo, hi - lo + 1)
+                .filter(pl.col("source_row").is_in(wanted["source_row"].implode()))
+            )
             parts.append(scan.select(names).collect())
         found = keys.join(pl.concat(parts), on=["file_index", "source_row"], how="left", maintain_order="left")
         return found.select(c for c in names if c != "file_index")
@@ -80,7 +84,7 @@ def sorted_keys(scans: list[pl.LazyFrame], accepted: np.ndarray) -> tuple[np.nda
     of every file read again (only for input that is not already in that order)."""
     pl = require_polars()
     keys = pl.concat([scan.select(KEYS).collect() for scan in scans])
-    keys = keys.filter(pl.Series(positions(keys)).is_in(pl.Series(accepted)))
+    keys = keys.filter(pl.Series(positions(keys)).is_in(pl.Series(accepted).implode()))
     keys = entity_time_order(keys)
     return positions(keys), keys.select(pl.col("entity").rle().struct.field("len")).to_series().to_numpy()
 
@@ -106,8 +110,12 @@ class _Checker:
         reason, column = reason_columns(piece, self.schema, self.with_label)
         frame = piece.select(*KEYS, "event_id", "source_file", reject_reason=reason, reject_column=column).collect()
         ok = pl.col("reject_reason").is_null()
-        earlier = self.seen.filter(self.seen.is_in(frame.filter(ok)["event_id"]))  # ids also in earlier slices
-        duplicate = ok & (~pl.when(ok).then(pl.col("event_id")).is_first_distinct() | pl.col("event_id").is_in(earlier))
+        earlier = self.seen.filter(
+            self.seen.is_in(frame.filter(ok)["event_id"].implode())
+        )  # ids also in earlier slices
+        duplicate = ok & (
+            ~pl.when(ok).then(pl.col("event_id")).is_first_distinct() | pl.col("event_id").is_in(earlier.implode())
+        )
         frame = self._reject(frame, duplicate, "duplicate_event_id", self.schema.event_id or "event_id")
         self.seen.append(frame.filter(ok)["event_id"])
 
