@@ -83,7 +83,10 @@ class StateTable:
         self.index: dict[str, int] = {}  # entity -> row
         self.entities: list[str] = []  # row -> entity
         self.initial = layout.initial or (0.0,) * len(layout.shapes)
-        self.flat, self.arrays = self._allocate(np.empty((capacity, sum(layout.sizes)), dtype=np.float32))
+        bounds = np.cumsum([0, *layout.sizes]).tolist()
+        self._blocks = list(zip(bounds[:-1], bounds[1:], layout.shapes, strict=True))  # each array's columns
+        self.flat = np.empty((capacity, bounds[-1]), dtype=np.float32)  # (N, D)
+        self.arrays = self.split(self.flat)
         self.history = HistoryColumns.fresh(capacity, layout.history_fields)
 
     def __len__(self) -> int:
@@ -102,10 +105,11 @@ class StateTable:
         self.entities += entities
         return rows
 
-    def take(self, rows: np.ndarray) -> list[np.ndarray]:
-        """The state arrays of ``rows`` (contiguous copies), each (n, *shape): whole rows copied at once, then
-        split (numpy's gather along the first axis of a (N, 4, 16, 16) array is several times slower)."""
-        return [np.ascontiguousarray(array) for array in self._allocate(self.flat[rows])[1]]
+    def split(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Rows of the state matrix, (n, D), as the state arrays, each (n, *shape) (views).  Gather states as
+        whole rows (``flat[rows]``), then split: numpy's gather along the first axis of a (N, 4, 16, 16) array
+        is several times slower."""
+        return [flat[:, a:b].reshape(len(flat), *shape) for a, b, shape in self._blocks]
 
     def applied(self) -> list[tuple[str, int]]:
         """(entity, row) of every entity with at least one event applied, in entity order."""
@@ -122,15 +126,10 @@ class StateTable:
         fields = self.layout.history_fields
         self.history.put(np.array([row]), HistoryColumns.from_histories([state.history], fields))
 
-    def _allocate(self, flat: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """``flat`` (N, D) and its column blocks as the state arrays, each (N, *shape) (views)."""
-        bounds = np.cumsum([0, *self.layout.sizes]).tolist()
-        blocks = zip(bounds[:-1], bounds[1:], self.layout.shapes, strict=True)
-        return flat, [flat[:, a:b].reshape(len(flat), *shape) for a, b, shape in blocks]
-
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * len(self.history.count))
-        self.flat, self.arrays = self._allocate(_resized(self.flat, capacity))
+        self.flat = _resized(self.flat, capacity)
+        self.arrays = self.split(self.flat)
         self.history = HistoryColumns(*(_resized(c, capacity) for c in self.history.columns()))
 
 

@@ -208,8 +208,8 @@ class StreamingScorer:
         """Run accepted events through step.onnx, wave by wave; scores at the events' batch positions.
 
         The batch's entities are gathered once, most events first, so wave k's entities (those with more than
-        k events here) are the first rows of the gathered states: each wave steps a prefix in place, and the
-        states go back to the table once."""
+        k events here) are the first rows of wave k-1's outputs, which feed wave k as they are; an entity's
+        state is kept when its last event here is stepped, and all go back to the table once."""
         scores = [math.nan] * size
         by_entity: dict[int, list[_Accepted]] = {}  # entity row -> its events here, in order
         for a in accepted:
@@ -222,39 +222,45 @@ class StreamingScorer:
         clock = time.perf_counter()
         table = self.store.table
         rows = np.array(order, dtype=np.int64)  # (m,) the batch's entities
-        states = table.take(rows)  # each (m, *state)
+        block = table.flat[rows]  # (m, D) their states, then each one's after its last event here
+        states = table.split(block)  # views, each (m, *state)
         history = table.history.take(rows)
+        feed, past = [np.ascontiguousarray(s) for s in states], history  # wave 0 steps every entity
         self.stages["state"] += time.perf_counter() - clock
-        for wave in waves:
-            for a, score in zip(wave, self._run(wave, states, history), strict=True):
+        for k, wave in enumerate(waves):
+            wave_scores, present, after = self._run(wave, feed, past)
+            for a, score in zip(wave, wave_scores, strict=True):
                 scores[a.position] = score
+            clock = time.perf_counter()
+            n, going_on = len(wave), len(waves[k + 1]) if k + 1 < len(waves) else 0  # going on: more events here
+            for state, new in zip(states, present, strict=True):
+                state[going_on:n] = new[going_on:]  # (n - going_on, *state): the others are done
+            history.put(slice(going_on, n), after.part(going_on, n))
+            feed, past = [new[:going_on] for new in present], after.part(0, going_on)
+            self.stages["state"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        for array, state in zip(table.arrays, states, strict=True):
-            array[rows] = state
+        table.flat[rows] = block
         table.history.put(rows, history)
         self.store.updated(rows)
         self.stages["state"] += time.perf_counter() - clock
         self.store.meta["events_applied"] = self.events_applied + len(accepted)
         return scores
 
-    def _run(self, wave: list[_Accepted], states: list[np.ndarray], history: HistoryColumns) -> list[float]:
-        """One step.onnx call over the first ``len(wave)`` gathered entities (one event each): encode, step, and
-        their states and histories updated in place."""
-        n = len(wave)
+    def _run(
+        self, wave: list[_Accepted], feed: list[np.ndarray], past: HistoryColumns
+    ) -> tuple[list[float], list[np.ndarray], HistoryColumns]:
+        """One step.onnx call over events of distinct entities, with their states (``feed``, each (n, *state),
+        C-ordered) and histories: scores, the states after, the histories after."""
         clock = time.perf_counter()
         time_us = np.array([a.time_us for a in wave], dtype=np.int64)  # (n,)
-        cat, num, after = self.encoder.encode_batch([a.event for a in wave], history.head(n), time_us)
+        cat, num, after = self.encoder.encode_batch([a.event for a in wave], past, time_us)  # (n, n_cat), (n, n_num)
         stepping = time.perf_counter()
-        feed = {name: state[:n] for name, state in zip(self.state_inputs, states, strict=True)}  # views
-        logit, *present = self.session.run(None, {"cat": cat, "num": num, **feed})  # (n,), each (n, *state)
-        scattering = time.perf_counter()
-        for state, new in zip(states, present, strict=True):
-            state[:n] = new
-        history.put(slice(0, n), after)
+        logit, *present = self.session.run(  # (n,), each (n, *state)
+            None, {"cat": cat, "num": num, **dict(zip(self.state_inputs, feed, strict=True))}
+        )
         self.stages["encode"] += stepping - clock
-        self.stages["model"] += scattering - stepping
-        self.stages["state"] += time.perf_counter() - scattering
-        return sigmoid(logit).tolist()
+        self.stages["model"] += time.perf_counter() - stepping
+        return sigmoid(logit).tolist(), present, after
 
     # -- snapshots -------------------------------------------------------------------------------------
 

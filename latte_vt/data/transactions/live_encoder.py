@@ -83,9 +83,9 @@ class HistoryColumns:
         """The given rows (copies)."""
         return HistoryColumns(*(column[rows] for column in self.columns()))
 
-    def head(self, n: int) -> HistoryColumns:
-        """The first ``n`` rows (views)."""
-        return HistoryColumns(*(column[:n] for column in self.columns()))
+    def part(self, start: int, stop: int) -> HistoryColumns:
+        """Rows ``start`` to ``stop`` (views)."""
+        return HistoryColumns(*(column[start:stop] for column in self.columns()))
 
     def put(self, rows: np.ndarray | slice, other: HistoryColumns) -> None:
         """Overwrite the given rows with ``other``'s."""
@@ -103,8 +103,8 @@ class LiveEncoder:
         self.preprocessor = preprocessor
         self.categorical, self.fields = list(preprocessor.categorical), list(preprocessor.history_fields)
         self.n_num = len(preprocessor.num_columns)
-        self.codes = [  # per categorical field: value -> (id, bucket), for the values of its vocabulary
-            {v: (i, value_bucket(v)) for i, v in enumerate(preprocessor.vocabularies[f], start=2)}
+        self.codes = [  # per categorical field: value -> id * HASH_BUCKETS + bucket, for its vocabulary's values
+            {v: i * HASH_BUCKETS + value_bucket(v) for i, v in enumerate(preprocessor.vocabularies[f], start=2)}
             for f in preprocessor.categorical
         ]
         self.stats = [(f, *preprocessor.numeric_stats[f]) for f in preprocessor.numeric]
@@ -129,15 +129,10 @@ class LiveEncoder:
         if time_us is None:
             time_us = np.array([to_us(e["time"]) for e in events], dtype=np.int64)  # (n,)
         amount = np.array([float(e["amount"]) for e in events], dtype=np.float64)  # (n,)
-        codes = np.array(
-            [
-                _codes(lookup, [e.get(f) for e in events])
-                for f, lookup in zip(self.categorical, self.codes, strict=True)
-            ],
-            dtype=np.int64,
-        ).reshape(len(self.categorical), len(events), 2)  # (n_cat, n, 2): id, bucket
-        cat = np.ascontiguousarray(codes[:, :, 0].T)  # (n, n_cat)
-        buckets = codes[: len(self.fields), :, 1].T  # (n, F): the history fields are the categorical ones
+        codes = [c for f, lookup in zip(self.categorical, self.codes, strict=True) for c in _codes(lookup, events, f)]
+        codes = np.array(codes, dtype=np.int64).reshape(len(self.categorical), len(events)).T  # (n, n_cat)
+        cat = codes // HASH_BUCKETS  # (n, n_cat) ids
+        buckets = codes[:, : len(self.fields)] % HASH_BUCKETS  # (n, F): the history fields are the categorical ones
         log_amount = np.where(amount == 0, 0.0, np.copysign(np.log1p(np.abs(amount)), amount))  # (n,)
         F, n = len(self.fields), len(events)
         num = np.empty((n, self.n_num), dtype=np.float64)  # columns in num_columns order
@@ -169,15 +164,18 @@ class LiveEncoder:
         return cat, num.astype(np.float32), after
 
 
-def _codes(lookup: dict[str, tuple[int, int]], values: list[Any]) -> list[tuple[int, int]]:
-    """(id, bucket) of each of a field's values: known strings by one lookup, the rest as text."""
+def _codes(lookup: dict[str, int], events: Sequence[Mapping[str, Any]], field: str) -> list[int]:
+    """id * HASH_BUCKETS + bucket of each event's value of ``field``: a known string by one lookup, the rest
+    as text."""
+    values = [e.get(field) for e in events]
     return [(lookup.get(v) if type(v) is str else None) or _code_of_text(lookup, v) for v in values]
 
 
-def _code_of_text(lookup: dict[str, tuple[int, int]], value: Any) -> tuple[int, int]:
-    """(id, bucket) of a categorical value that is not a known string: as text, "<null>" for None."""
+def _code_of_text(lookup: dict[str, int], value: Any) -> int:
+    """id * HASH_BUCKETS + bucket of a categorical value that is not a known string: as text, "<null>" for None."""
     text = NULL_CATEGORY if value is None else str(value)
-    return lookup.get(text) or (UNKNOWN_ID, value_bucket(text))
+    code = lookup.get(text)
+    return UNKNOWN_ID * HASH_BUCKETS + value_bucket(text) if code is None else code
 
 
 def time_features(time_us: np.ndarray, prev_us: np.ndarray) -> np.ndarray:
