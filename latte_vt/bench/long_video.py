@@ -6,10 +6,11 @@ One run, one machine, every contestant:
    brief events among distractors) unless it exists, and decode every clip once (real H.264 through
    decord and the evaluation transform) into memory.
 2. Train, each for the same fixed number of steps through ``VideoClassificationTask`` and a Lightning
-   ``Trainer`` (AdamW, warm-up + cosine), PatchTokenizer models of one size: Latte on all frames,
-   Latte on 16 uniformly sampled frames (the usual recipe), softmax attention on all frames, and one
-   Latte per backbone option (tied query/key latents, latents shared across layers, orthogonal latent
-   init, mean instead of latent-query pooling, Macchiato). Report validation top-1, top-1 on the same
+   ``Trainer`` (AdamW, warm-up + cosine), PatchTokenizer models of one size and one recipe (a causal
+   encoder over the time-major tokens, mean pooling, time-reversal and mirror augmentation): Latte on
+   all frames, Latte on 16 uniformly sampled frames (the usual recipe), softmax attention on all frames,
+   and one Latte per backbone option (tied query/key latents, latents shared across layers, orthogonal
+   latent init, latent-query instead of mean pooling, Macchiato). Report validation top-1, top-1 on the same
    clips with their frames shuffled (chance for a model that reads order) and the median training
    step time.
 3. Training step time of Latte and softmax at >= 4k tokens per clip (smaller patches), a few steps each.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor
+from torch.utils.data import Dataset
 
 from latte_vt.bench.measure import run_worker
 from latte_vt.bench.report import (
@@ -51,6 +52,7 @@ from latte_vt.bench.video import (
     load_split,
     loss_summary,
     order_scores,
+    partners,
     shuffle_frames,
 )
 from latte_vt.tasks.video import VideoClassificationTask
@@ -62,7 +64,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "tied_qk": {"tie_qk": True},
     "shared_latents": {"share_latents": True},
     "orthogonal_init": {"latent_init": "orthogonal"},
-    "mean_pooling": {"pooling": "mean"},
+    "latent_pooling": {"pooling": "latent"},
     "macchiato": {"mixer": "macchiato"},
 }
 """Backbone options measured against plain Latte: model name suffix -> ``LatteConfig`` overrides."""
@@ -71,7 +73,7 @@ ABLATION_TEXT = {
     "tied_qk": "tied query/key latents (W_q = W_k)",
     "shared_latents": "latents shared across layers",
     "orthogonal_init": "orthogonal latent init",
-    "mean_pooling": "mean pooling (instead of latent queries)",
+    "latent_pooling": "latent-query pooling (instead of mean)",
     "macchiato": "Macchiato (latents + sliding-window softmax)",
 }
 
@@ -81,12 +83,13 @@ class LongVideoBenchConfig:
     """Settings of the long-video benchmark (defaults: see docs/video.md for the time a quiet 2-core CPU takes).
 
     Every model reads 32x32 frames, temporally centred (each pixel minus its clip mean), through the
-    plain linear tubelet embedding (no stem: 256 frames through a convolutional stem cost more than the
-    encoder): 8 px patches, tubelet 4, so all 256 frames make 64 x 16 = 1024 tokens and 16 frames make 64.
-    The encoder is small (dim 32, to fit the budget) and the set large (1,530 training clips): with 360
-    clips the model learned the clips by heart after about 600 steps (training loss 0.98, validation at
-    chance). The three events make only 1-5 % of the tokens; in the runs made so far (docs/video.md) no
-    model generalised within 1,800 steps: the recipe that reaches the 95 % goal is still open.
+    plain linear patch embedding (no stem: 256 frames through a convolutional stem cost more than the
+    encoder): 16 px patches, tubelet 1, so all 256 frames make 256 x 4 = 1024 tokens and 16 frames make 64.
+    The recipe (docs/video.md "The recipe, and why"): a causal encoder over the time-major tokens (order
+    is read from the running state), mean pooling, and training clips reversed in time with their
+    partner's label or mirrored (``TrainingClips``). The bidirectional recipe with latent-query pooling
+    memorised the clips and stayed at chance. The encoder is small (dim 32, to fit the budget) and the
+    set large (1,530 training clips).
     """
 
     data_dir: str = "data/long-video-bench"
@@ -100,15 +103,18 @@ class LongVideoBenchConfig:
     depth: int = 2
     heads: int = 2
     latents: int = 16
-    patch: int = 8
-    tubelet: int = 4
+    causal: bool = True  # the encoder reads the time-major tokens in order (every contestant)
+    pooling: str = "mean"  # LatteConfig.pooling of every contestant but the pooling ablation
+    augment: bool = True  # training clips: time reversal with the partner's label, left-right mirror
+    patch: int = 16
+    tubelet: int = 1
     batch_size: int = 8
     lr: float = 3e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.1
-    steps: int = 1000  # optimizer steps of every model (a fixed budget: the same however busy the machine)
-    timing_patch: int = 4  # the step-time setting: 4 px patches -> 4096 tokens per 256-frame clip
+    steps: int = 3000  # optimizer steps of every model (a fixed budget: the same however busy the machine)
+    timing_patch: int = 8  # the step-time setting: 8 px patches -> 4096 tokens per 256-frame clip
     timing_steps: int = 5  # steps per contestant there; the first two are warm-up
     threads: int = 1  # torch intra-op threads while training
     scaling_frames: tuple[int, ...] = (256, 512, 1024)
@@ -192,6 +198,34 @@ def train_frames(video_frames: int, frames: int, rng: np.random.Generator) -> np
     return train_clip_indices(video_frames, frames, rng, range(max(1, stride - 2), stride + 1))
 
 
+class TrainingClips(Dataset):
+    """Training items of ``frames`` frames, drawn afresh on every call (``train_frames``), with the two
+    label-preserving augmentations of this set when ``augment``: half the clips play backwards and take the
+    label of their time-reversed partner class (a reversed clip is a draw of that class: the event times are
+    uniform either way), and half are mirrored left-right (shapes and colours keep their class). A random
+    roll in time would not be valid: it changes the order of the events.
+    """
+
+    def __init__(
+        self, split: DecodedSplit, frames: int, classes: list[str], augment: bool, rng: np.random.Generator
+    ) -> None:
+        self.split, self.frames, self.augment, self.rng = split, frames, augment, rng
+        self.partner = partners(classes)  # (C,)
+
+    def __len__(self) -> int:
+        return len(self.split.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        s = self.split
+        idx = torch.from_numpy(train_frames(s.frames.shape[1], self.frames, self.rng))  # (T,)
+        clip, label = s.frames[i, idx].float(), s.labels[i]  # (T, 3, S, S)
+        if self.augment and self.rng.random() < 0.5:
+            clip, label = clip.flip(0), self.partner[label]
+        if self.augment and self.rng.random() < 0.5:
+            clip = clip.flip(-1)
+        return {"video": clip[None], "label": label, "index": i, "path": s.paths[i], "valid": True}
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -220,7 +254,8 @@ def build_task(cfg: LongVideoBenchConfig, classes: list[str], frames: int, **opt
     from latte_vt.backbone import LatteConfig
 
     patch = options.pop("patch", cfg.patch)
-    encoder = LatteConfig(cfg.dim, cfg.depth, cfg.heads, cfg.latents, **({"pooling": "latent"} | options))
+    defaults = {"causal": cfg.causal, "pooling": cfg.pooling}
+    encoder = LatteConfig(cfg.dim, cfg.depth, cfg.heads, cfg.latents, **(defaults | options))
     return VideoClassificationTask(
         len(classes),
         classes,
@@ -243,15 +278,10 @@ def fit(
 ) -> tuple[L.Trainer, StepTimer, list[float], float]:
     """Train ``task`` ``steps`` steps on clips of ``frames`` frames -> (trainer, step timer, losses, seconds)."""
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    n, F = len(train.labels), train.frames.shape[1]
-
-    def clip(i: int) -> Tensor:
-        return train.frames[i, torch.from_numpy(train_frames(F, frames, rng))].float()  # (T, 3, S, S)
-
+    items = TrainingClips(train, frames, task.classes, cfg.augment, np.random.default_rng(cfg.seed))
     timer, losses = StepTimer(), TrainLoss()
-    batch = min(cfg.batch_size, n)
-    trainer, seconds = fit_for_steps(task, ClipItems(train, clip), steps, batch, cfg.seed, [timer, losses], False)
+    batch = min(cfg.batch_size, len(train.labels))
+    trainer, seconds = fit_for_steps(task, items, steps, batch, cfg.seed, [timer, losses], False)
     return trainer, timer, losses.values, seconds
 
 
@@ -346,7 +376,9 @@ def _markdown(payload: dict) -> str:
         f"{cfg['video_frames']} frames per clip ({payload['train_clips']} train, {payload['val_clips']} val clips), "
         f"{cfg['size']}x{cfg['size']} px, temporally centred; PatchTokenizer ({cfg['patch']} px patches, tubelet "
         f"{cfg['tubelet']}, no stem); encoder dim={cfg['dim']}, depth={cfg['depth']}, heads={cfg['heads']}, "
-        f"latents={cfg['latents']}, latent-query pooling; every model trained {cfg['steps']} steps (batch "
+        f"latents={cfg['latents']}, {'causal' if cfg['causal'] else 'bidirectional'}, {cfg['pooling']} pooling, "
+        f"{'time-reversal + mirror augmentation' if cfg['augment'] else 'no augmentation'}; every model trained "
+        f"{cfg['steps']} steps (batch "
         f"{cfg['batch_size']}) through VideoClassificationTask, {cfg['threads']} training thread(s); "
         f"torch {env['torch']}, {env['cpu_count']} CPUs; data {payload['data_s']:.0f} s, whole run "
         f"{payload['total_s']:.0f} s. Chance = {payload['chance']:.1%}.",

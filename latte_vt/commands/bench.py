@@ -284,7 +284,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     long_video.add_argument(
         "--data-dir", default="data/long-video-bench", help="long synthetic set (generated when missing)"
     )
-    long_video.add_argument("--steps", type=int, help="training steps of every model (default 1000; --quick: 4)")
+    long_video.add_argument("--steps", type=int, help="training steps of every model (default 3000; --quick: 4)")
     long_video.add_argument("--threads", type=int, help="torch threads while training (default 1)")
     long_video.add_argument(
         "--quick", action="store_true", help="a tiny run (64-frame clips, 4 steps per model) to check the plumbing"

@@ -49,7 +49,7 @@ def test_token_counts_of_the_default_settings():
             "tied_qk",
             "shared_latents",
             "orthogonal_init",
-            "mean_pooling",
+            "latent_pooling",
             "macchiato",
         }
     )
