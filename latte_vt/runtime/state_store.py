@@ -376,25 +376,19 @@ class SQLiteStateStore:
         )
 
     def _encode(self, rows: np.ndarray) -> list[tuple]:
-        """Database records of table rows (blobs little-endian)."""
+        """Database records of table rows (blobs little-endian), column by column."""
         h = self.table.history
-        state = self.table.flat[rows].astype("<f4", copy=False)  # (n, D)
-        last_bucket, other = h.last_bucket[rows].astype("<i8"), h.other_us[rows].astype("<i8")  # (n, F)
-        seen = h.seen[rows]  # (n, F, HASH_BUCKETS // 8)
-        last_us = h.last_us[rows].tolist()
-        return [
-            (
-                self.table.entities[row],
-                None if last_us[k] == NO_TIME else last_us[k],
-                int(h.count[row]),
-                float(h.sum_log[row]),
-                last_bucket[k].tobytes(),
-                seen[k].tobytes(),
-                other[k].tobytes(),
-                state[k].tobytes(),
-            )
-            for k, row in enumerate(rows.tolist())
-        ]
+        columns = (
+            [self.table.entities[row] for row in rows.tolist()],
+            [None if t == NO_TIME else t for t in h.last_us[rows].tolist()],
+            h.count[rows].tolist(),
+            h.sum_log[rows].tolist(),
+            _blobs(h.last_bucket[rows].astype("<i8", copy=False)),  # (n, F)
+            _blobs(h.seen[rows]),  # (n, F, HASH_BUCKETS // 8)
+            _blobs(h.other_us[rows].astype("<i8", copy=False)),  # (n, F)
+            _blobs(self.table.flat[rows].astype("<f4", copy=False)),  # (n, D)
+        )
+        return list(zip(*columns, strict=True))
 
     def _load(self, entities: list[str]) -> None:
         """Put the saved states of those of ``entities`` the file holds into the table (others are skipped)."""
@@ -431,3 +425,10 @@ class SQLiteStateStore:
             np.frombuffer(b"".join(other), dtype="<i8").reshape(n, F),
         )
         self.table.history.put(rows, history)
+
+
+def _blobs(array: np.ndarray) -> list[memoryview]:
+    """Each row of ``array`` as a bytes buffer (the whole array copied once, then cut without copies)."""
+    data, n = memoryview(array.tobytes()), len(array)
+    size = len(data) // n if n else 0
+    return [data[i * size : (i + 1) * size] for i in range(n)]

@@ -6,15 +6,18 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from latte_vt.bench.long_video import (
     ABLATIONS,
     LongVideoBenchConfig,
+    TrainingClips,
     long_set_matches,
     memory_growth,
     train_frames,
     uniform_frames,
 )
+from latte_vt.bench.video import DecodedSplit, partners
 from latte_vt.cli import main
 from latte_vt.data.synthetic.long_video import LongVideoConfig, write_long_video
 
@@ -34,6 +37,29 @@ def test_training_subsamples_are_near_uniform_with_random_stride_and_start():
     assert {int(np.diff(d)[0]) for d in draws} == {15, 16, 17}
     assert len({int(d[0]) for d in draws}) > 10
     assert np.array_equal(train_frames(256, 256, rng), np.arange(256))  # all frames: every frame in order
+
+
+def test_training_clips_reverse_with_the_partner_label_or_mirror_and_nothing_else():
+    classes = ["square_circle_triangle", "triangle_circle_square", "circle_triangle_square", "square_triangle_circle"]
+    frames = torch.randn(4, 8, 3, 4, 4)  # (N, F, 3, S, S)
+    split = DecodedSplit(frames, torch.tensor([0, 1, 2, 3]), [f"c{i}.mp4" for i in range(4)])
+    partner = partners(classes)
+    assert partner.tolist() == [1, 0, 3, 2]
+    items = TrainingClips(split, 8, classes, True, np.random.default_rng(0))
+    seen = set()
+    for n in range(200):
+        i = n % 4
+        item = items[i]
+        clip, label = item["video"][0], int(item["label"])  # (T, 3, S, S)
+        reversed_ = label == int(partner[i])
+        expected = frames[i].flip(0) if reversed_ else frames[i]  # reversed clips, and only they, change label
+        mirrored = not torch.equal(clip, expected)
+        assert torch.equal(clip, expected.flip(-1) if mirrored else expected)
+        assert label in (i, int(partner[i])) and item["path"] == f"c{i}.mp4"
+        seen.add((reversed_, mirrored))
+    assert seen == {(False, False), (False, True), (True, False), (True, True)}  # each about a quarter
+    plain = TrainingClips(split, 8, classes, False, np.random.default_rng(0))
+    assert all(torch.equal(plain[i]["video"][0], frames[i]) and int(plain[i]["label"]) == i for i in range(4))
 
 
 def test_token_counts_of_the_default_settings():
