@@ -35,6 +35,9 @@ DEFAULT_CHUNK = 64
 # The fast path divides by alpha_t e^-R >= e^-SAFE_SPREAD, and its backward by the square of it: e^(2 x spread)
 # must stay finite (float32 overflows past e^88, float64 past e^709), so a spread above this takes the robust path.
 SAFE_SPREAD = {torch.float32: 40.0, torch.float64: 300.0}
+#: Smallest chunk the fast path is retried with before the robust path (keys rising by rate r per token spread
+# about r * C inside a chunk: a learned recency rate of 5 passes at 4 tokens, not at 16).
+MIN_FAST_CHUNK = 4
 
 
 class LatteState(NamedTuple):
@@ -214,6 +217,37 @@ def _causal_robust(pc: Tensor, kc: Tensor, vc: Tensor, state: LatteState | None)
     return y, final
 
 
+def chunk_for_ramp(C: int, rate: float) -> int:
+    """The chunk size, at most C, at which keys rising by ``rate`` per token spread at most 3/4 of the fast path's
+    limit inside a chunk, leaving room for the keys' own spread (a power of two, at least MIN_FAST_CHUNK or C)."""
+    while C > MIN_FAST_CHUNK and rate * (C - 1) > 0.75 * SAFE_SPREAD[torch.float32]:
+        C //= 2
+    return C
+
+
+def _fast_chunk_sizes(C: int) -> list[int]:
+    """Chunk sizes the fast path tries, largest first: C, C/2, ... down to MIN_FAST_CHUNK (or C when smaller)."""
+    sizes = [C]
+    while sizes[-1] > MIN_FAST_CHUNK:
+        sizes.append(sizes[-1] // 2)
+    return sizes
+
+
+def _chunked(
+    p: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, C: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """p, k (B, H, T, L), v (B, H, T, Dh) padded at the end to whole chunks of C tokens (keys NEG, rest 0) ->
+    (B, H, N, C, L), (B, H, N, C, L), (B, H, N, C, Dh) and the real tokens (B, 1, N, C, 1) (None without mask)."""
+    B, H, T, L = p.shape
+    N = -(-T // C)
+    tail = N * C - T  # later tokens never touch earlier outputs
+    pc = F.pad(p, (0, 0, 0, tail)).view(B, H, N, C, L)
+    kc = F.pad(k, (0, 0, 0, tail), value=NEG).view(B, H, N, C, L)
+    vc = F.pad(v, (0, 0, 0, tail)).view(B, H, N, C, v.shape[-1])
+    real = None if mask is None else F.pad(mask, (0, tail), value=True).view(B, 1, N, C, 1)
+    return pc, kc, vc, real
+
+
 def latte_causal(
     q: Tensor,
     k: Tensor,
@@ -250,18 +284,17 @@ def latte_causal(
     if state is not None:
         state = LatteState(*(x.to(dt) for x in state))
     C = min(C, 1 << max(T - 1, 0).bit_length())  # no bigger than the sequence needs
-    N = -(-T // C)
-    Tp = N * C
-    if Tp != T:  # pad the end: later tokens never touch earlier outputs
-        q = F.pad(q, (0, 0, 0, Tp - T))
-        k = F.pad(k, (0, 0, 0, Tp - T), value=NEG)
-        v = F.pad(v, (0, 0, 0, Tp - T))
-    pc = torch.softmax(q, dim=-1).view(B, H, N, C, L)  # (B, H, N, C, L) p(l|t)
-    kc, vc = k.view(B, H, N, C, L), v.view(B, H, N, C, Dh)
-    real = None if mask is None else F.pad(mask, (0, Tp - T), value=True).view(B, 1, N, C, 1)
-    result = _causal_fast(pc, kc, vc, state, real)
+    p = torch.softmax(q, dim=-1)  # (B, H, T, L) p(l|t)
+    result = None
+    for size in _fast_chunk_sizes(C):  # smaller chunks: keys spread less inside each (e.g. a recency ramp)
+        chunks = _chunked(p, k, v, mask, size)
+        result = _causal_fast(*chunks[:3], state, chunks[3])
+        if result is not None:
+            break
     if result is None:
-        result = _causal_robust(pc, kc, vc, state)
+        chunks = _chunked(p, k, v, mask, C)
+        result = _causal_robust(*chunks[:3], state)
+    Tp = chunks[0].shape[2] * chunks[0].shape[3]
     y, final = result
     y = y.reshape(B, H, Tp, Dh)[:, :, :T]  # (B, H, T, Dh)
     if mask is not None:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latte_vt.attention import LatteState, latte_bidirectional, latte_causal, latte_step
+from latte_vt.attention.latte import chunk_for_ramp
 from latte_vt.attention.mixers import macchiato_mix, sliding_window_attention, softmax_attention
 from latte_vt.attention.scan import latte_causal_scan
 from latte_vt.backbone.config import LatteConfig
@@ -75,6 +76,11 @@ class LatteMixer(nn.Module):
         """Recency rate per head and latent (H, L) >= 0: token s weighs exp(-rate * (t - s)) more lightly."""
         return None if self.recency is None else F.softplus(self.recency)
 
+    def _chunk(self, rates: Tensor | None) -> int:
+        """Causal chunk size: the configured one, smaller where the recency ramp would spread keys too far
+        inside a chunk for the fast path (``chunk_for_ramp``)."""
+        return self.cfg.chunk_size if rates is None else chunk_for_ramp(self.cfg.chunk_size, float(rates.max()))
+
     def mix(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """Per-head Latte output (B, H, T, Dh), the latent query logits and the values."""
         q, k = self.latents(x)  # (B, H, T, L)
@@ -87,7 +93,7 @@ class LatteMixer(nn.Module):
         if self.cfg.causal and self.exportable:
             y = latte_causal_scan(q, k, v, mask=mask)[0]
         elif self.cfg.causal:
-            y = latte_causal(q, k, v, chunk_size=self.cfg.chunk_size, mask=mask, backend=backend)
+            y = latte_causal(q, k, v, chunk_size=self._chunk(rates), mask=mask, backend=backend)
         else:
             y = latte_bidirectional(q, k, v, mask, backend=backend)
         return y, q, v
@@ -118,7 +124,7 @@ class LatteMixer(nn.Module):
         if self.exportable:
             y, state = latte_causal_scan(q, k, v, state=state)
         else:
-            y, state = latte_causal(q, k, v, state, True, self.cfg.chunk_size, backend=self.cfg.attention_backend)
+            y, state = latte_causal(q, k, v, state, True, self._chunk(rates), backend=self.cfg.attention_backend)
         if rates is not None:  # back to step's frame: the newest token at position 0
             state = LatteState(state.S, state.z, state.m - rates[None] * (T - 1))
         return self.out(merge_heads(y)), state  # (B, T, D)

@@ -16,6 +16,7 @@ from latte_vt.attention import (
     latte_causal_reference,
     latte_step,
 )
+from latte_vt.attention.latte import chunk_for_ramp
 
 SHAPES = st.tuples(
     st.integers(1, 2),  # B
@@ -305,3 +306,27 @@ def test_float32_gradients_stay_finite_when_keys_climb_inside_a_chunk(jump):
         grads.append(kk.grad)
     assert torch.isfinite(grads[0]).all()
     assert torch.allclose(grads[0].double(), grads[1], atol=1e-4, rtol=1e-3)
+
+
+def test_keys_ramping_too_fast_for_the_chunk_take_smaller_fast_chunks_not_the_robust_path(monkeypatch):
+    """A learned recency rate of 5 per token spreads keys by 75 inside a 16-token chunk: the fast path declines
+    at 16 and 8, then takes 4-token chunks; the robust path is never needed and the result stays exact."""
+    sizes = []
+    fast = latte_module._causal_fast
+    monkeypatch.setattr(latte_module, "_causal_fast", lambda pc, *a: sizes.append(pc.shape[3]) or fast(pc, *a))
+    monkeypatch.setattr(latte_module, "_causal_robust", lambda *a: pytest.fail("robust path taken"))
+    q, k, v = make_qkv(2, 2, 100, 8, 6, 3.0, dtype=torch.float32, seed=5)
+    k = k + 5.0 * torch.arange(100, dtype=torch.float32)[:, None]  # (B, H, T, L): a steep recency ramp
+    mask = torch.ones(2, 100, dtype=torch.bool)
+    mask[1, :30] = False  # left padding, as batched histories have
+    y = latte_causal(q, k, v, chunk_size=16, mask=mask)
+    assert sizes == [16, 8, 4]
+    assert rel_err(y[0:1], latte_causal_reference(q[0:1], k[0:1], v[0:1])) <= 1e-5
+    ref = latte_causal_reference(q[1:, :, 30:], k[1:, :, 30:], v[1:, :, 30:])
+    assert rel_err(y[1:, :, 30:], ref) <= 1e-5 and (y[1, :, :30] == 0).all()
+
+
+@pytest.mark.parametrize("rate,chunk", [(0.0, 64), (0.5, 32), (1.0, 16), (3.0, 8), (5.0, 4), (100.0, 4)])
+def test_chunk_for_ramp_starts_where_the_ramp_leaves_the_fast_path_room(rate, chunk):
+    assert chunk_for_ramp(64, rate) == chunk
+    assert chunk_for_ramp(2, 100.0) == 2  # never above the configured size, never raised to the floor
