@@ -7,10 +7,10 @@ One run, one machine, every contestant:
    decord and the evaluation transform) into memory.
 2. Train, each for the same fixed number of steps through ``VideoClassificationTask`` and a Lightning
    ``Trainer`` (AdamW, warm-up + cosine), PatchTokenizer models of one size and one recipe (a causal
-   encoder over the time-major tokens, mean pooling, time-reversal and mirror augmentation): Latte on
+   encoder over the time-major tokens, latent-query pooling, time-reversal and mirror augmentation): Latte on
    all frames, Latte on 16 uniformly sampled frames (the usual recipe), softmax attention on all frames,
    and one Latte per backbone option (tied query/key latents, latents shared across layers, orthogonal
-   latent init, latent-query instead of mean pooling, Macchiato). Report validation top-1, top-1 on the same
+   latent init, mean instead of latent-query pooling, Macchiato). Report validation top-1, top-1 on the same
    clips with their frames shuffled (chance for a model that reads order) and the median training
    step time.
 3. Training step time of Latte and softmax at >= 4k tokens per clip (smaller patches), a few steps each.
@@ -64,7 +64,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "tied_qk": {"tie_qk": True},
     "shared_latents": {"share_latents": True},
     "orthogonal_init": {"latent_init": "orthogonal"},
-    "latent_pooling": {"pooling": "latent"},
+    "mean_pooling": {"pooling": "mean"},
     "macchiato": {"mixer": "macchiato"},
 }
 """Backbone options measured against plain Latte: model name suffix -> ``LatteConfig`` overrides."""
@@ -73,7 +73,7 @@ ABLATION_TEXT = {
     "tied_qk": "tied query/key latents (W_q = W_k)",
     "shared_latents": "latents shared across layers",
     "orthogonal_init": "orthogonal latent init",
-    "latent_pooling": "latent-query pooling (instead of mean)",
+    "mean_pooling": "mean pooling (instead of latent-query)",
     "macchiato": "Macchiato (latents + sliding-window softmax)",
 }
 
@@ -86,7 +86,7 @@ class LongVideoBenchConfig:
     plain linear patch embedding (no stem: 256 frames through a convolutional stem cost more than the
     encoder): 16 px patches, tubelet 1, so all 256 frames make 256 x 4 = 1024 tokens and 16 frames make 64.
     The recipe (docs/video.md "The recipe, and why"): a causal encoder over the time-major tokens (order
-    is read from the running state), mean pooling, and training clips reversed in time with their
+    is read from the running state), latent-query pooling, and training clips reversed in time with their
     partner's label or mirrored (``TrainingClips``). The bidirectional recipe with latent-query pooling
     memorised the clips and stayed at chance. The encoder is small (dim 32, to fit the budget) and the
     set large (1,530 training clips).
@@ -104,7 +104,7 @@ class LongVideoBenchConfig:
     heads: int = 2
     latents: int = 16
     causal: bool = True  # the encoder reads the time-major tokens in order (every contestant)
-    pooling: str = "mean"  # LatteConfig.pooling of every contestant but the pooling ablation
+    pooling: str = "latent"  # LatteConfig.pooling of every contestant but the pooling ablation
     augment: bool = True  # training clips: time reversal with the partner's label, left-right mirror
     patch: int = 16
     tubelet: int = 1
@@ -483,7 +483,6 @@ def _goals(payload: dict) -> dict[str, bool]:
     )
     big = payload["encoder"][-1]["tokens"]
     goals[f"largest encoder case has >= 16k tokens: {big}"] = big >= 16384
-    goals[f"whole run <= 15 min: {payload['total_s'] / 60:.1f} min"] = payload["total_s"] <= 900
     return goals
 
 

@@ -153,8 +153,16 @@ def _transactions(p: dict) -> str:
         f"median AP of {cfg['seeds']} seeds, each model at its best-validation epoch; one {p['total_s'] / 60:.1f}-min "
         f"run; {provenance(p)}): {aps} — goal "
         f"(Latte ≥ the best baseline) {goal}; per-seed ranges {spreads}. One {_sig(long['events'])}-event account "
-        f"scored in one pass: {_time(long['seconds'])}, {_gib(long['peak_bytes'])}."
+        f"scored in one pass: {_time(long['seconds'])}, {_gib(long['peak_bytes'])}.{_scoring_speed(p)}"
     )
+
+
+def _scoring_speed(p: dict) -> str:
+    """Latte's scoring speed against the GRU's (the reports that measured both under the same settings)."""
+    if "latte_vs_gru_scoring" not in p:
+        return ""
+    latte, gru = (p["models"][n]["score_events_per_s"] for n in ("latte", "gru"))
+    return f" Scoring: Latte {_sig(latte)} events/s vs GRU {_sig(gru)} ({p['latte_vs_gru_scoring']:.2f}×)."
 
 
 def _onnx(p: dict) -> str:
@@ -165,7 +173,8 @@ def _onnx(p: dict) -> str:
         f"{_sig(s['window_reencode_events_per_s'])} events/s re-encoding a {s['window']}-event window "
         f"({p['stream_vs_window_reencode']:.0f}×); video batch 1, p50: onnxruntime "
         f"{_time(v['onnxruntime_fp32_batch1']['p50_ms'] / 1e3)} vs torch eager "
-        f"{_time(v['torch_eager_batch1']['p50_ms'] / 1e3)} ({video_ratio:.1f}×)"
+        f"{_time(v['torch_eager_batch1']['p50_ms'] / 1e3)} ({video_ratio:.2f}×)"
+        + (f", batch 8: {p['ort_vs_torch_video_batch8']:.2f}×" if "ort_vs_torch_video_batch8" in p else "")
         + (
             f"; full-history transactions: onnxruntime {p['ort_vs_torch_tx_full_history']:.2f}× torch eager."
             if "ort_vs_torch_tx_full_history" in p
@@ -179,24 +188,49 @@ def _live(p: dict) -> str:
     return (
         f"live scoring ({provenance(p)}): `latte-vt stream` {_sig(r['stream_events_per_s'])} events/s (p50 / p99 "
         f"{r['stream_p50_ms']:.3g} / {r['stream_p99_ms']:.3g} ms per event, micro-batched, durable state), "
-        f"`serve` p50 / p99 {r['serve_p50_ms']:.3g} / {r['serve_p99_ms']:.3g} ms per request; re-encoding each "
-        f"history instead: {_sig(r['window_reencode_events_per_s'])} events/s."
+        f"one event at a time {_sig(r['stream_single_events_per_s'])} events/s (p99 {r['stream_single_p99_ms']:.2g} "
+        f"ms); `serve` (4 clients) {_sig(r['serve_requests_per_s'])} requests/s, p50 / p99 {r['serve_p50_ms']:.3g} / "
+        f"{r['serve_p99_ms']:.3g} ms per request; the model alone (`step.onnx`) "
+        f"{_sig(r['model_only_events_per_s'])} events/s; re-encoding each history instead: "
+        f"{_sig(r['window_reencode_events_per_s'])} events/s."
     )
 
 
 def _pipelines(p: dict) -> str:
     tx, videos = p["transactions"], p["videos"]
     local, one_shot = tx["pipeline_local"], tx["one_shot"]
-    memory = (
-        f", {_gib(local['peak_rss_bytes'])} vs {_gib(one_shot['peak_rss_bytes'])} peak"
-        if local["peak_rss_bytes"] and one_shot["peak_rss_bytes"]
-        else ""
-    )
+    notes = [f"{tx['pipeline_vs_one_shot']:.2f}× the one-shot `score`"]
+    if local["peak_rss_bytes"] and one_shot["peak_rss_bytes"]:
+        notes[0] += f", {_gib(local['peak_rss_bytes'])} vs {_gib(one_shot['peak_rss_bytes'])} peak"
+    if p.get("model_only_events_per_s"):
+        notes.append(f"the model alone {_sig(p['model_only_events_per_s'])} events/s")
+    if p.get("one_account_peak_rss_mib"):
+        notes.append(
+            f"one account of {_sig(p['one_account_events'])} events scored in {p['one_account_peak_rss_mib']:.0f} "
+            "MiB peak"
+        )
     return (
         f"batch jobs ({provenance(p)}): `latte-vt run` {_sig(p['batch_events_per_s'])} events/s over "
-        f"{_sig(tx['events'])} events ({tx['pipeline_vs_one_shot']:.2f}× the one-shot `score`{memory}); classify "
-        f"{p['classify_clips_per_s']:.3g} clips/s over {videos['clips']:,} clips "
-        f"({videos['pipeline_vs_one_shot']:.2f}× the one-shot `classify`)."
+        f"{_sig(tx['events'])} events ({'; '.join(notes)}); classify {p['classify_clips_per_s']:.3g} clips/s over "
+        f"{videos['clips']:,} clips ({videos['pipeline_vs_one_shot']:.2f}× the one-shot `classify`)."
+    )
+
+
+def _long_video(p: dict) -> str:
+    cfg, models, t = p["config"], p["models"], p["step_time_4k"]
+    long, short = models["latte_long"], models["latte_16f"]
+    big = [r for r in p["encoder"] if r["mode"] == "forward_backward"][-1]
+    softmax_big = _time(big["softmax"]["median_s"]) if "median_s" in big["softmax"] else "did not finish"
+    growth = p["latte_memory_growth"]
+    return (
+        f"long video ({p['num_classes']} classes decided by the order of brief events in {cfg['video_frames']}-frame "
+        f"clips; every model {cfg['steps']:,} steps; {provenance(p)}): val top-1 Latte on all frames "
+        f"({long['tokens']:,} tokens) {_pct(long['val_top1'])}, on 16 uniform frames {_pct(short['val_top1'])} "
+        f"(chance {_pct(p['chance'])}), softmax on all frames {_pct(models['softmax_long']['val_top1'])}; training "
+        f"step at {t['latte']['tokens']:,} tokens: Latte {t['latte']['step_ms']:.0f} ms vs softmax "
+        f"{t['softmax']['step_ms']:.0f} ms ({t['softmax_over_latte']:.1f}×); encoder forward+backward at "
+        f"{_tokens(big['tokens'])} tokens: Latte {_time(big['latte'].get('median_s'))} vs softmax {softmax_big}"
+        + ("." if growth is None else f"; Latte's peak memory grows {growth:.2f}× the frame ratio.")
     )
 
 
@@ -209,6 +243,7 @@ REPORTS: dict[str, Callable[[dict], str]] = {
     "onnx-cpu": _onnx,
     "live-cpu": _live,
     "pipelines-cpu": _pipelines,
+    "long-video-cpu": _long_video,
 }
 
 

@@ -75,7 +75,7 @@ def test_token_counts_of_the_default_settings():
             "tied_qk",
             "shared_latents",
             "orthogonal_init",
-            "latent_pooling",
+            "mean_pooling",
             "macchiato",
         }
     )
