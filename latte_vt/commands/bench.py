@@ -248,7 +248,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tx.add_argument("--dim", type=int, default=128, help="the GRU's token and hidden width")
     tx.add_argument("--latte-dim", type=int, default=64, help="Latte's token width")
-    tx.add_argument("--mlp-ratio", type=float, default=2.0, help="Latte's MLP width as a multiple of --latte-dim")
+    tx.add_argument("--mlp-ratio", type=float, default=4.0, help="Latte's MLP width as a multiple of --latte-dim")
     tx.add_argument("--batch-size", type=int, default=16, help="training windows per batch (both sequence models)")
     tx.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (both sequence models)")
     tx.add_argument(
