@@ -81,10 +81,16 @@ def resolve_paths(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _scan(path: Path) -> pl.LazyFrame:
+def _scan(path: Path, row_index: str | None = None) -> pl.LazyFrame:
+    """The file as read (CSV: every column a string), with its 0-based data row in column ``row_index`` (UInt32)
+    when given: numbered by the reader itself, so a slice of the frame reads only the rows (Parquet: the row
+    groups) it covers, where a row index added afterwards makes every slice read the file from its start."""
     pl = require_polars()
     try:
-        lf = pl.scan_csv(path, infer_schema=False) if path.suffix.lower() == ".csv" else pl.scan_parquet(path)
+        if path.suffix.lower() == ".csv":
+            lf = pl.scan_csv(path, infer_schema=False, row_index_name=row_index)
+        else:
+            lf = pl.scan_parquet(path, row_index_name=row_index)
         lf.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SchemaError(f"{path}: cannot read the file: {exc}") from exc
@@ -187,8 +193,8 @@ def scan_file(path: Path, schema: EventSchema, file_index: int, with_label: bool
     Raises ``SchemaError`` naming the file and columns when columns are missing or of an unusable type.
     """
     pl = require_polars()
-    lf = _scan(path)
-    present = lf.collect_schema().names()
+    lf = _scan(path, "source_row")
+    present = [c for c in lf.collect_schema().names() if c != "source_row"]
     wanted = [c for c in schema.source_columns if with_label or c != schema.label]
     missing = [c for c in wanted if c not in present]
     if missing:
@@ -219,7 +225,7 @@ def scan_file(path: Path, schema: EventSchema, file_index: int, with_label: bool
         pl.lit(file_index, dtype=pl.Int64).alias("file_index"),
         *(pl.col(c).alias(RAW_PREFIX + c) for c in wanted),
     ]
-    return lf.with_row_index("source_row").with_columns(pl.col("source_row").cast(pl.Int64)).select(canonical)
+    return lf.with_columns(pl.col("source_row").cast(pl.Int64)).select(canonical)
 
 
 def scan_files(

@@ -56,22 +56,28 @@ class EventPieces:
     report: ValidationReport
 
     def read(self, start: int, end: int) -> pl.DataFrame:
-        """The canonical events (``load_events``' columns) of ``rows[start:end]``, in that order."""
+        """The canonical events (``load_events``' columns) of ``rows[start:end]``, in that order: the slice of each
+        file that holds its rows (filtered to them when it holds others), put in that order by one gather when
+        the rows are not ascending (no join on the keys: that cost a piece of 65,536 events ~8 MiB more)."""
         pl = require_polars()
         rows = self.rows[start:end]
-        keys = pl.DataFrame({"file_index": rows >> ROW_BITS, "source_row": rows & ((1 << ROW_BITS) - 1)})
         names = [c for c in self.scans[0].collect_schema().names() if not c.startswith(RAW_PREFIX)]
-        parts = []
-        for (index,), wanted in keys.group_by("file_index"):  # a slice of each file: contiguous when sorted
-            lo, hi = wanted["source_row"].min(), wanted["source_row"].max()
-            scan = (
-                self.scans[index]
-                .slice(lo, hi - lo + 1)
-                .filter(pl.col("source_row").is_in(wanted["source_row"].implode()))
-            )
+        files, source = rows >> ROW_BITS, rows & ((1 << ROW_BITS) - 1)
+        indices = np.unique(files).tolist()
+        parts = [self.scans[0].select(names).clear().collect()] if not indices else []
+        for index in indices:  # ascending positions: file by file, each file's rows ascending
+            wanted = source if len(indices) == 1 else source[files == index]
+            lo, hi = int(wanted.min()), int(wanted.max())
+            scan = self.scans[index].slice(lo, hi - lo + 1)
+            if hi - lo + 1 > len(wanted):  # gaps (rejected rows, rows of other runs): only the wanted ones
+                scan = scan.filter(pl.col("source_row").is_in(pl.Series(wanted).implode()))
             parts.append(scan.select(names).collect())
-        found = keys.join(pl.concat(parts), on=["file_index", "source_row"], how="left", maintain_order="left")
-        return found.select(c for c in names if c != "file_index")
+        found = pl.concat(parts) if len(parts) > 1 else parts[0]
+        if len(rows) > 1 and not (np.diff(rows) > 0).all():  # found in ascending positions -> the order of rows
+            rank = np.empty(len(rows), dtype=np.int64)
+            rank[np.argsort(rows)] = np.arange(len(rows))
+            found = found[rank]
+        return found.drop("file_index")
 
 
 def positions(keys: pl.DataFrame) -> np.ndarray:
